@@ -1,0 +1,24 @@
+/**
+ * MapperEnd (ShuffleClient → LifecycleManager), method 9: sent once every push
+ * of the attempt was acknowledged. The first attempt of a map to end wins.
+ *
+ *   request  := shuffleId:u32 mapId:u32 attemptId:u32 numMappers:u32 partitions:partitionSum[]
+ *   partitionSum := partitionId:u32 batches:u32 bytes:u64 crc:u32
+ *   response := winner:bool allMappersEnded:bool
+ *
+ * `bytes` and `crc` cover the uncompressed records the attempt pushed to the
+ * partition; `crc` is the sum mod 2^32 of each batch's CRC32, so it does not
+ * depend on the order batches are read back.
+ */
+import { array, bool, struct, u32, u64, type Infer } from '../codec.js';
+import { defineRpc } from './define.js';
+
+export const partitionSum = struct({ partitionId: u32, batches: u32, bytes: u64, crc: u32 });
+export type PartitionSum = Infer<typeof partitionSum>;
+
+export const MapperEnd = defineRpc(
+  9,
+  'MapperEnd',
+  struct({ shuffleId: u32, mapId: u32, attemptId: u32, numMappers: u32, partitions: array(partitionSum) }),
+  struct({ winner: bool, allMappersEnded: bool }),
+);

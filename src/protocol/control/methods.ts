@@ -1,0 +1,40 @@
+import { ApplicationHeartbeat } from './application-heartbeat.js';
+import { CommitFiles } from './commit-files.js';
+import type { RpcMethod } from './define.js';
+import { DestroySlots } from './destroy-slots.js';
+import { GetReducerFileGroup } from './get-reducer-file-group.js';
+import { GetStatus } from './get-status.js';
+import { MapperEnd } from './mapper-end.js';
+import { RegisterShuffle } from './register-shuffle.js';
+import { RegisterWorker } from './register-worker.js';
+import { ReportShuffleFetchFailure } from './report-fetch-failure.js';
+import { RequestSlots } from './request-slots.js';
+import { ReserveSlots } from './reserve-slots.js';
+import { Revive } from './revive.js';
+import { UnregisterShuffle } from './unregister-shuffle.js';
+import { WorkerHeartbeat } from './worker-heartbeat.js';
+
+/** The one table of control methods, by wire id. */
+export const METHODS: readonly RpcMethod<never, never>[] = [
+  RegisterWorker,
+  WorkerHeartbeat,
+  RequestSlots,
+  ReserveSlots,
+  CommitFiles,
+  DestroySlots,
+  RegisterShuffle,
+  Revive,
+  MapperEnd,
+  GetReducerFileGroup,
+  UnregisterShuffle,
+  ApplicationHeartbeat,
+  ReportShuffleFetchFailure,
+  GetStatus,
+] as unknown as RpcMethod<never, never>[];
+
+const BY_ID = new Map<number, RpcMethod<never, never>>(METHODS.map((m) => [m.id, m]));
+if (BY_ID.size !== METHODS.length) throw new Error('duplicate control method id');
+
+export function methodById(id: number): RpcMethod<never, never> | undefined {
+  return BY_ID.get(id);
+}

@@ -1,0 +1,145 @@
+import { ErrorCodes, ProtocolError } from './errors.js';
+import { PRELUDE_SIZE, readPrelude } from './prelude.js';
+
+/** One frame as cut from the byte stream; header and body are views. */
+export interface RawFrame {
+  type: number;
+  header: Buffer;
+  body: Buffer;
+}
+
+export interface DecoderLimits {
+  /** Largest header + body accepted, checked before anything is allocated for the frame. */
+  maxFrameSize: number;
+  /** Largest header accepted; headers are small, so a huge one is a broken peer. */
+  maxHeaderSize: number;
+}
+
+export const DEFAULT_DECODER_LIMITS: DecoderLimits = {
+  maxFrameSize: 64 * 1024 * 1024,
+  maxHeaderSize: 16 * 1024 * 1024,
+};
+
+const enum State {
+  Prelude,
+  Payload,
+  Failed,
+}
+
+/**
+ * Cuts a byte stream into frames. An explicit two-state machine:
+ *
+ *   Prelude: collect 12 bytes, validate version and lengths against the limits
+ *   Payload: collect headerLength + bodyLength bytes, emit, back to Prelude
+ *
+ * A frame wholly inside one input chunk is emitted as views of that chunk (no
+ * copy). Only a frame that spans chunks is gathered into one buffer, allocated
+ * at its exact size after the limit check. After a ProtocolError the decoder
+ * stays failed: the connection it serves must be closed.
+ */
+export class FrameDecoder {
+  private state = State.Prelude;
+  private readonly prelude = Buffer.alloc(PRELUDE_SIZE);
+  private preludeFill = 0;
+  private type = 0;
+  private headerLength = 0;
+  private payload: Buffer | undefined;
+  private payloadFill = 0;
+
+  constructor(private readonly limits: DecoderLimits = DEFAULT_DECODER_LIMITS) {}
+
+  /** Bytes held for an incomplete frame (for memory accounting). */
+  get buffered(): number {
+    return this.preludeFill + this.payloadFill;
+  }
+
+  push(chunk: Buffer, onFrame: (frame: RawFrame) => void): void {
+    if (this.state === State.Failed) throw new ProtocolError('decoder already failed');
+    let at = 0;
+    const end = chunk.length;
+    try {
+      while (at < end) {
+        if (this.state === State.Prelude) {
+          if (this.preludeFill === 0 && end - at >= PRELUDE_SIZE) {
+            // Fast path: the whole prelude, and maybe the whole frame, is in this chunk.
+            const payloadLength = this.startFrame(chunk, at);
+            at += PRELUDE_SIZE;
+            if (end - at >= payloadLength) {
+              this.emit(chunk, at, payloadLength, onFrame);
+              at += payloadLength;
+              continue;
+            }
+            this.beginGather(payloadLength);
+            continue;
+          }
+          const take = Math.min(PRELUDE_SIZE - this.preludeFill, end - at);
+          chunk.copy(this.prelude, this.preludeFill, at, at + take);
+          this.preludeFill += take;
+          at += take;
+          if (this.preludeFill < PRELUDE_SIZE) return;
+          this.preludeFill = 0;
+          const payloadLength = this.startFrame(this.prelude, 0);
+          if (payloadLength === 0) {
+            this.emit(this.prelude, 0, 0, onFrame);
+            continue;
+          }
+          if (end - at >= payloadLength) {
+            this.emit(chunk, at, payloadLength, onFrame);
+            at += payloadLength;
+            continue;
+          }
+          this.beginGather(payloadLength);
+          continue;
+        }
+        // State.Payload: gathering a frame that spans chunks.
+        const payload = this.payload!;
+        const take = Math.min(payload.length - this.payloadFill, end - at);
+        chunk.copy(payload, this.payloadFill, at, at + take);
+        this.payloadFill += take;
+        at += take;
+        if (this.payloadFill === payload.length) {
+          this.payload = undefined;
+          this.payloadFill = 0;
+          this.state = State.Prelude;
+          this.emit(payload, 0, payload.length, onFrame);
+        }
+      }
+    } catch (err) {
+      if (err instanceof ProtocolError) this.fail();
+      throw err;
+    }
+  }
+
+  /** Validates a prelude and returns the payload length (header + body). */
+  private startFrame(buf: Buffer, at: number): number {
+    const p = readPrelude(buf, at);
+    if (p.headerLength > this.limits.maxHeaderSize) {
+      throw new ProtocolError(`header of ${p.headerLength} bytes exceeds ${this.limits.maxHeaderSize}`, ErrorCodes.FRAME_TOO_LARGE);
+    }
+    const total = p.headerLength + p.bodyLength;
+    if (total > this.limits.maxFrameSize) {
+      throw new ProtocolError(`frame of ${total} bytes exceeds ${this.limits.maxFrameSize}`, ErrorCodes.FRAME_TOO_LARGE);
+    }
+    this.type = p.type;
+    this.headerLength = p.headerLength;
+    return total;
+  }
+
+  private beginGather(payloadLength: number): void {
+    this.payload = Buffer.allocUnsafe(payloadLength);
+    this.payloadFill = 0;
+    this.state = State.Payload;
+  }
+
+  private emit(buf: Buffer, at: number, length: number, onFrame: (frame: RawFrame) => void): void {
+    const headerEnd = at + this.headerLength;
+    onFrame({ type: this.type, header: buf.subarray(at, headerEnd), body: buf.subarray(headerEnd, at + length) });
+  }
+
+  private fail(): void {
+    this.state = State.Failed;
+    this.payload = undefined;
+    this.payloadFill = 0;
+    this.preludeFill = 0;
+  }
+}

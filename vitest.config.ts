@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Two cores: multi-process tests fight for CPU when run side by side.
+    fileParallelism: true,
+    maxWorkers: 2,
+    pool: 'forks',
+  },
+});
