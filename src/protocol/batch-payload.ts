@@ -10,8 +10,8 @@ import { ErrorCodes, ProtocolError } from './errors.js';
  * `crc` is the CRC32 of `data` (the compressed bytes), so corruption is found
  * before decompression is tried; `rawLength` is the size after decompression.
  */
-export const Codec = { None: 0, Lz4: 1, Zstd: 2 } as const;
-export type CodecId = (typeof Codec)[keyof typeof Codec];
+export const BatchCodec = { None: 0, Lz4: 1, Zstd: 2 } as const;
+export type CodecId = (typeof BatchCodec)[keyof typeof Codec];
 export const PAYLOAD_HEADER_SIZE = 9;
 
 export interface PayloadHeader {
@@ -30,13 +30,13 @@ export function writePayloadHeader(buf: Buffer, at: number, codec: CodecId, rawL
 export function openPayload(payload: Buffer): { header: PayloadHeader; data: Buffer } {
   if (payload.length < PAYLOAD_HEADER_SIZE) throw new ProtocolError(`batch payload of ${payload.length} bytes is too short`, ErrorCodes.CORRUPT_BATCH);
   const codec = payload[0]!;
-  if (codec !== Codec.None && codec !== Codec.Lz4 && codec !== Codec.Zstd) {
+  if (codec !== BatchCodec.None && codec !== BatchCodec.Lz4 && codec !== BatchCodec.Zstd) {
     throw new ProtocolError(`unknown batch codec ${codec}`, ErrorCodes.CORRUPT_BATCH);
   }
   const rawLength = payload.readUInt32BE(1);
   const crc = payload.readUInt32BE(5);
   const data = payload.subarray(PAYLOAD_HEADER_SIZE);
   if (crc32(data) !== crc) throw new ProtocolError('batch checksum mismatch', ErrorCodes.CORRUPT_BATCH);
-  if (codec === Codec.None && rawLength !== data.length) throw new ProtocolError('uncompressed batch length mismatch', ErrorCodes.CORRUPT_BATCH);
+  if (codec === BatchCodec.None && rawLength !== data.length) throw new ProtocolError('uncompressed batch length mismatch', ErrorCodes.CORRUPT_BATCH);
   return { header: { codec, rawLength, crc }, data };
 }
