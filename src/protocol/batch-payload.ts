@@ -11,7 +11,7 @@ import { ErrorCodes, ProtocolError } from './errors.js';
  * before decompression is tried; `rawLength` is the size after decompression.
  */
 export const BatchCodec = { None: 0, Lz4: 1, Zstd: 2 } as const;
-export type CodecId = (typeof BatchCodec)[keyof typeof Codec];
+export type CodecId = (typeof BatchCodec)[keyof typeof BatchCodec];
 export const PAYLOAD_HEADER_SIZE = 9;
 
 export interface PayloadHeader {
