@@ -1,0 +1,50 @@
+import { addressKey, type Address } from '../protocol/index.js';
+import { connect, type ConnectOptions } from './client.js';
+import type { Connection } from './connection.js';
+
+/**
+ * One connection per remote address, opened on first use (single-flight) and
+ * opened again after it closes.
+ */
+export class ConnectionPool {
+  private readonly conns = new Map<string, Promise<Connection>>();
+  private closed = false;
+
+  constructor(private readonly options: ConnectOptions) {}
+
+  get(address: Address): Promise<Connection> {
+    const key = addressKey(address);
+    const existing = this.conns.get(key);
+    if (existing) return existing;
+    const opening = connect(address, this.options).then(
+      (conn) => {
+        conn.once('close', () => {
+          if (this.conns.get(key) === opening) this.conns.delete(key);
+        });
+        if (this.closed) conn.close();
+        return conn;
+      },
+      (err: unknown) => {
+        this.conns.delete(key);
+        throw err;
+      },
+    );
+    this.conns.set(key, opening);
+    return opening;
+  }
+
+  /** Drops the cached connection to `address` (e.g. after a peer was declared dead). */
+  evict(address: Address): void {
+    const key = addressKey(address);
+    const p = this.conns.get(key);
+    this.conns.delete(key);
+    p?.then((c) => c.close(), () => undefined);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.conns.values()];
+    this.conns.clear();
+    await Promise.all(all.map((p) => p.then((c) => c.close(), () => undefined)));
+  }
+}

@@ -1,0 +1,60 @@
+import {
+  BraidError,
+  ErrorCodes,
+  MessageType,
+  ProtocolError,
+  decodeValue,
+  encodeValue,
+  methodById,
+  type MessageOfType,
+  type RpcMethod,
+} from '../protocol/index.js';
+import type { Connection } from './connection.js';
+
+export type RpcHandler<Req, Res> = (request: Req, conn: Connection) => Res | Promise<Res>;
+
+/**
+ * Dispatches RpcRequests to typed handlers. A handler's thrown error becomes
+ * an RpcFailure with its code; the connection stays open. A payload that
+ * does not decode is a protocol violation: the failure is sent, then the
+ * connection is closed.
+ */
+export class RpcRouter {
+  private readonly handlers = new Map<number, { method: RpcMethod<unknown, unknown>; handler: RpcHandler<unknown, unknown> }>();
+
+  on<Req, Res>(method: RpcMethod<Req, Res>, handler: RpcHandler<Req, Res>): this {
+    this.handlers.set(method.id, {
+      method: method as unknown as RpcMethod<unknown, unknown>,
+      handler: handler as unknown as RpcHandler<unknown, unknown>,
+    });
+    return this;
+  }
+
+  dispatch(message: MessageOfType<typeof MessageType.RpcRequest>, conn: Connection): void {
+    const entry = this.handlers.get(message.method);
+    if (entry === undefined) {
+      const known = methodById(message.method);
+      conn.replyFailure(
+        message.requestId,
+        new BraidError(ErrorCodes.UNKNOWN_METHOD, known ? `${known.name} is not served here` : `unknown method ${message.method}`),
+      );
+      return;
+    }
+    let request: unknown;
+    try {
+      request = decodeValue(entry.method.request, message.body, entry.method.name);
+    } catch (err) {
+      conn.replyFailure(message.requestId, err);
+      conn.close(err instanceof ProtocolError ? err : new ProtocolError(String(err)));
+      return;
+    }
+    const requestId = message.requestId;
+    const method = entry.method;
+    Promise.resolve()
+      .then(() => entry.handler(request, conn))
+      .then(
+        (response) => void conn.reply({ type: MessageType.RpcResponse, requestId, method: method.id, body: encodeValue(method.response, response) }),
+        (err: unknown) => void conn.replyFailure(requestId, err),
+      );
+  }
+}
