@@ -21,6 +21,8 @@ export const PushStatus = {
   FAIL_CORRUPT: 21,
   FAIL_SHUTTING_DOWN: 22,
   FAIL_WRONG_APP: 23,
+  /** Client side only: the request failed (timeout, lost connection) before any status came back. */
+  FAIL_CONNECTION: 24,
 } as const;
 
 export type PushStatusCode = (typeof PushStatus)[keyof typeof PushStatus];

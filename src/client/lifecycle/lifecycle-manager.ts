@@ -1,0 +1,337 @@
+import { debuglog } from 'node:util';
+import {
+  ApplicationHeartbeat,
+  BraidError,
+  ErrorCodes,
+  FetchFailureStatus,
+  MessageType,
+  ProtocolError,
+  PushStatus,
+  Role,
+  UnregisterShuffle,
+  asBraidError,
+  messageName,
+  type Address,
+  type PartitionGroup,
+  type PartitionLocation,
+  type PartitionSum,
+} from '../../protocol/index.js';
+import { ConnectionPool, TransportServer, tokenAuthenticator } from '../../transport/index.js';
+import { Committer } from './committer.js';
+import { FetchFailureTracker, type FetchFailureAnswer, type FetchFailureReport } from './fetch-failure-tracker.js';
+import { resolveLifecycleOptions, type LifecycleManagerOptions, type ResolvedLifecycleManagerOptions } from './options.js';
+import { Reviver, type ReviveRequest, type ReviveResult } from './reviver.js';
+import { lifecycleRouter } from './rpc-service.js';
+import { ShuffleState, type StageResult } from './shuffle-state.js';
+import { SlotReserver } from './slot-reserver.js';
+
+const trace = debuglog('braid:lifecycle');
+
+const U32_MAX = 0xffff_ffff;
+
+export interface MapperEndRequest {
+  shuffleId: number;
+  mapId: number;
+  attemptId: number;
+  numMappers: number;
+  partitions: PartitionSum[];
+}
+
+export interface MapperEndResponse {
+  winner: boolean;
+  allMappersEnded: boolean;
+}
+
+export interface ReducerFileGroup {
+  mapAttempts: number[];
+  partitions: PartitionGroup[];
+}
+
+function requireU32(name: string, value: number, min = 0): void {
+  if (!Number.isInteger(value) || value < min || value > U32_MAX) {
+    throw new BraidError(ErrorCodes.INVALID_REQUEST, `${name} must be an integer between ${min} and ${U32_MAX}, got ${value}`);
+  }
+}
+
+/**
+ * The per-application coordinator of shuffles, living in the job's driver:
+ * registers shuffles (slots from the master, reservations on workers),
+ * revives partitions to new epochs, records map ends, commits at stage end,
+ * answers reducers with the committed files, and counts fetch failures.
+ * It serves these over its own port and as methods for in-process callers.
+ */
+export class LifecycleManager {
+  readonly appId: string;
+  private readonly shuffles = new Map<number, ShuffleState>();
+  private readonly pool: ConnectionPool;
+  private readonly reserver: SlotReserver;
+  private readonly reviver: Reviver;
+  private readonly committer: Committer;
+  private readonly failures: FetchFailureTracker;
+  private server: TransportServer | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private heartbeatInFlight = false;
+  private closed = false;
+
+  private constructor(private readonly options: ResolvedLifecycleManagerOptions) {
+    this.appId = options.appId;
+    this.pool = new ConnectionPool({
+      role: Role.LifecycleManager,
+      appId: options.appId,
+      token: options.authToken,
+      connection: { requestTimeoutMs: options.rpcTimeoutMs },
+    });
+    this.reserver = new SlotReserver(this.pool, options);
+    this.reviver = new Reviver(this.reserver, options.reviveBatchWindowMs);
+    this.committer = new Committer(this.pool, options);
+    this.failures = new FetchFailureTracker(options.appId, options.maxFetchFailures);
+  }
+
+  /** Validates the options, listens, and starts the application heartbeat. */
+  static async start(options: LifecycleManagerOptions): Promise<LifecycleManager> {
+    const lm = new LifecycleManager(resolveLifecycleOptions(options));
+    const router = lifecycleRouter(lm);
+    lm.server = await TransportServer.listen({
+      host: lm.options.host,
+      port: lm.options.port,
+      role: Role.LifecycleManager,
+      authenticate: tokenAuthenticator(lm.options.authToken),
+      onRequest(message, conn) {
+        if (message.type === MessageType.RpcRequest) router.dispatch(message, conn);
+        else conn.close(new ProtocolError(`${messageName(message.type)} is not served by a lifecycle manager`));
+      },
+    });
+    lm.heartbeatTimer = setInterval(() => void lm.sendHeartbeat(), lm.options.heartbeatIntervalMs);
+    lm.heartbeatTimer.unref();
+    void lm.sendHeartbeat();
+    return lm;
+  }
+
+  /** Where clients reach this manager. */
+  get address(): Address {
+    if (this.server === undefined) throw new BraidError(ErrorCodes.INTERNAL, 'lifecycle manager is not listening');
+    return this.server.address;
+  }
+
+  /** Ids of the shuffles registered now. */
+  shuffleIds(): number[] {
+    return [...this.shuffles.keys()];
+  }
+
+  /**
+   * Registers a shuffle, or returns the newest location of each partition of
+   * an existing one. Concurrent first calls share one allocation.
+   */
+  async registerShuffle(shuffleId: number, numMappers: number, numPartitions: number): Promise<PartitionLocation[]> {
+    this.checkOpen();
+    requireU32('shuffleId', shuffleId);
+    requireU32('numMappers', numMappers);
+    requireU32('numPartitions', numPartitions, 1);
+    let state = this.shuffles.get(shuffleId);
+    if (state === undefined) {
+      state = new ShuffleState(shuffleId, numMappers, numPartitions);
+      this.shuffles.set(shuffleId, state);
+      state.ready = this.allocateFirstEpochs(state);
+    } else if (state.numMappers !== numMappers || state.numPartitions !== numPartitions) {
+      throw new BraidError(
+        ErrorCodes.INVALID_REQUEST,
+        `shuffle ${shuffleId} is registered with ${state.numMappers} mappers and ${state.numPartitions} partitions, not ${numMappers} and ${numPartitions}`,
+      );
+    }
+    await state.ready;
+    if (state.removed) throw unknownShuffle(shuffleId);
+    return state.currentLocations();
+  }
+
+  private async allocateFirstEpochs(state: ShuffleState): Promise<void> {
+    const targets = Array.from({ length: state.numPartitions }, (_, partitionId) => ({ partitionId, epoch: 0 }));
+    let locations: PartitionLocation[];
+    try {
+      locations = await this.reserver.allocate(state.shuffleId, targets);
+    } catch (err) {
+      // Forget the failed registration so that a later call tries again.
+      if (this.shuffles.get(state.shuffleId) === state) this.shuffles.delete(state.shuffleId);
+      state.removed = true;
+      throw err;
+    }
+    if (state.removed) {
+      void this.reserver.release(state.shuffleId, locations);
+      throw unknownShuffle(state.shuffleId);
+    }
+    for (const loc of locations) state.addEpoch(loc);
+    // A stage without maps has ended as soon as it exists.
+    if (state.outputs.allEnded) void this.committer.commit(state, state.outputs);
+  }
+
+  /** Moves partitions to new epochs; results in request order. */
+  async revive(shuffleId: number, requests: readonly ReviveRequest[]): Promise<ReviveResult[]> {
+    this.checkOpen();
+    const state = this.shuffles.get(shuffleId);
+    if (state === undefined) return requests.map(() => ({ status: PushStatus.FAIL_UNKNOWN_SHUFFLE }));
+    try {
+      await state.ready;
+    } catch {
+      return requests.map(() => ({ status: PushStatus.FAIL_UNKNOWN_SHUFFLE }));
+    }
+    return this.reviver.revive(state, requests);
+  }
+
+  /** Records the end of a map attempt; the last map to end starts the commit. */
+  async mapperEnd(req: MapperEndRequest): Promise<MapperEndResponse> {
+    this.checkOpen();
+    const state = await this.readyShuffle(req.shuffleId);
+    if (req.numMappers !== state.numMappers) {
+      throw new BraidError(ErrorCodes.INVALID_REQUEST, `shuffle ${req.shuffleId} has ${state.numMappers} mappers, MapperEnd says ${req.numMappers}`);
+    }
+    const outcome = state.recordMapperEnd(req.mapId, req.attemptId, req.partitions);
+    if (outcome.stageEnded) {
+      trace('shuffle %d: all %d maps ended, committing', state.shuffleId, state.numMappers);
+      void this.committer.commit(state, state.outputs);
+    }
+    return { winner: outcome.winner, allMappersEnded: outcome.allMappersEnded };
+  }
+
+  /**
+   * Waits until the current stage attempt of the shuffle has ended and its
+   * files are committed. Fails with STAGE_NOT_ENDED (retriable) after `timeoutMs`.
+   */
+  async waitForStageEnd(shuffleId: number, timeoutMs = this.options.getReducerFileGroupTimeoutMs): Promise<StageResult> {
+    const state = await this.readyShuffle(shuffleId);
+    const pending = state.outputs.result.promise;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new BraidError(ErrorCodes.STAGE_NOT_ENDED, `shuffle ${shuffleId}: the map stage has not ended within ${timeoutMs} ms`, { retriable: true }),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([pending, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The committed files of partitions [startPartition, endPartition), once the stage has ended. */
+  async getReducerFileGroup(shuffleId: number, startPartition: number, endPartition: number): Promise<ReducerFileGroup> {
+    this.checkOpen();
+    const state = this.shuffles.get(shuffleId);
+    if (state === undefined) throw unknownShuffle(shuffleId);
+    if (!Number.isInteger(startPartition) || !Number.isInteger(endPartition) || startPartition < 0 || startPartition > endPartition || endPartition > state.numPartitions) {
+      throw new BraidError(
+        ErrorCodes.INVALID_REQUEST,
+        `partition range [${startPartition}, ${endPartition}) is not within shuffle ${shuffleId}'s ${state.numPartitions} partitions`,
+      );
+    }
+    const result = await this.waitForStageEnd(shuffleId);
+    return { mapAttempts: result.mapAttempts, partitions: result.partitions.slice(startPartition, endPartition) };
+  }
+
+  /**
+   * Starts a new attempt of the shuffle's map stage: map ends are forgotten,
+   * so the re-run maps can win, and the next last map end commits again.
+   * Writers of the new attempt find the old epochs committed and revive to
+   * new ones; readers keep reading every epoch, filtered by the new winners.
+   * Called by the manager itself when fetch failures demand a re-run.
+   */
+  resetForStageRetry(shuffleId: number): void {
+    const state = this.shuffles.get(shuffleId);
+    if (state === undefined) throw unknownShuffle(shuffleId);
+    const old = state.resetForStageRetry();
+    // Waiters of an attempt that never ended are served by the next one.
+    if (!old.allEnded) state.outputs.result.promise.then((r) => old.result.resolve(r), (err: unknown) => old.result.reject(err));
+    trace('shuffle %d: map stage reset for retry %d', shuffleId, state.stageRetries);
+  }
+
+  /** Forgets the shuffle and deletes its files on the master's and every worker's side (failures ignored). */
+  async unregisterShuffle(shuffleId: number): Promise<void> {
+    this.checkOpen();
+    const state = this.shuffles.get(shuffleId);
+    this.shuffles.delete(shuffleId);
+    this.failures.forget(shuffleId);
+    const targets: Address[] = [this.options.master];
+    if (state !== undefined) {
+      state.removed = true;
+      state.outputs.result.reject(unknownShuffle(shuffleId));
+      for (const { address } of state.filesByWorker().values()) targets.push(address);
+    }
+    await Promise.allSettled(
+      targets.map(async (address) => {
+        const conn = await this.pool.get(address);
+        await conn.call(UnregisterShuffle, { appId: this.appId, shuffleId }, this.options.rpcTimeoutMs);
+      }),
+    );
+  }
+
+  /**
+   * Counts a reducer's fetch failure. When a partition reaches
+   * maxFetchFailures in the current stage attempt the answer says to re-run
+   * the whole map stage; the first time per stage attempt the shuffle is
+   * reset for the retry and onUnregisterAllMapOutput is called.
+   */
+  async reportFetchFailure(req: FetchFailureReport): Promise<FetchFailureAnswer> {
+    const state = this.shuffles.get(req.shuffleId);
+    if (req.appId === this.appId && state !== undefined && req.partitionId >= state.numPartitions) {
+      return {
+        status: FetchFailureStatus.INVALID_REQUEST,
+        reSubmitWholeStage: false,
+        message: `partition ${req.partitionId} is out of range for shuffle ${req.shuffleId} with ${state.numPartitions} partitions`,
+      };
+    }
+    const decision = this.failures.report(req);
+    if (decision.firstResubmit) {
+      trace('shuffle %d: fetch failures reached %d, re-running the map stage', req.shuffleId, this.options.maxFetchFailures);
+      if (state !== undefined && !state.removed) this.resetForStageRetry(req.shuffleId);
+      try {
+        this.options.onUnregisterAllMapOutput?.(req.shuffleId);
+      } catch (err) {
+        trace('onUnregisterAllMapOutput(%d) threw: %s', req.shuffleId, asBraidError(err).message);
+      }
+    }
+    return decision.answer;
+  }
+
+  /** Stops the heartbeat, fails waiters, closes the server and every connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    this.reviver.close();
+    const err = new BraidError(ErrorCodes.SHUTTING_DOWN, 'lifecycle manager is closed');
+    for (const state of this.shuffles.values()) state.outputs.result.reject(err);
+    await this.server?.close();
+    await this.pool.close();
+  }
+
+  private async sendHeartbeat(): Promise<void> {
+    if (this.heartbeatInFlight || this.closed) return;
+    this.heartbeatInFlight = true;
+    try {
+      const master = await this.pool.get(this.options.master);
+      await master.call(ApplicationHeartbeat, { appId: this.appId, shuffleIds: this.shuffleIds() }, this.options.rpcTimeoutMs);
+    } catch (err) {
+      trace('application heartbeat to the master failed: %s', asBraidError(err).message);
+    } finally {
+      this.heartbeatInFlight = false;
+    }
+  }
+
+  private async readyShuffle(shuffleId: number): Promise<ShuffleState> {
+    const state = this.shuffles.get(shuffleId);
+    if (state === undefined) throw unknownShuffle(shuffleId);
+    await state.ready;
+    if (state.removed) throw unknownShuffle(shuffleId);
+    return state;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new BraidError(ErrorCodes.SHUTTING_DOWN, 'lifecycle manager is closed');
+  }
+}
+
+function unknownShuffle(shuffleId: number): BraidError {
+  return new BraidError(ErrorCodes.UNKNOWN_SHUFFLE, `shuffle ${shuffleId} is not registered`);
+}

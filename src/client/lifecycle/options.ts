@@ -1,0 +1,137 @@
+import { BraidError, ErrorCodes, parseAddress, type Address } from '../../protocol/index.js';
+
+export interface LifecycleManagerOptions {
+  /** The application this manager serves; every client connection must declare it in its handshake. */
+  appId: string;
+  /** The master, as an address or 'host:port'. */
+  master: Address | string;
+  /** Interface to listen on. Default '127.0.0.1'. */
+  host?: string;
+  /** Port to listen on; 0 picks a free one. Default 0. */
+  port?: number;
+  /** Keep a replica of every partition on a second worker. Default true. */
+  replicate?: boolean;
+  /** Bytes after which a worker answers SOFT_SPLIT; 0 keeps the worker's default. Default 0. */
+  splitThreshold?: number;
+  /** Fetch failures of one partition in one stage attempt that make the whole map stage re-run. Default 4. */
+  maxFetchFailures?: number;
+  /** Period of the application heartbeat to the master. Default 5000. */
+  heartbeatIntervalMs?: number;
+  /** How many times a failed reservation is retried on other workers. Default 3. */
+  reserveRetries?: number;
+  /** How long GetReducerFileGroup waits for the stage to end and commit. Default 120000. */
+  getReducerFileGroupTimeoutMs?: number;
+  /** Token presented to the master and workers, and required from clients ('' = off). Default ''. */
+  authToken?: string;
+  /** Told once per stage attempt when fetch failures reach maxFetchFailures: forget the shuffle's map outputs. */
+  onUnregisterAllMapOutput?: (shuffleId: number) => void;
+  /** Revive requests arriving within this window share one slot request (0 = same event-loop turn). Default 5. */
+  reviveBatchWindowMs?: number;
+  /** Timeout of each call to the master or a worker. Default 60000. */
+  rpcTimeoutMs?: number;
+}
+
+export interface ResolvedLifecycleManagerOptions {
+  appId: string;
+  master: Address;
+  host: string;
+  port: number;
+  replicate: boolean;
+  splitThreshold: number;
+  maxFetchFailures: number;
+  heartbeatIntervalMs: number;
+  reserveRetries: number;
+  getReducerFileGroupTimeoutMs: number;
+  authToken: string;
+  onUnregisterAllMapOutput: ((shuffleId: number) => void) | undefined;
+  reviveBatchWindowMs: number;
+  rpcTimeoutMs: number;
+}
+
+export const LIFECYCLE_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 0,
+  replicate: true,
+  splitThreshold: 0,
+  maxFetchFailures: 4,
+  heartbeatIntervalMs: 5000,
+  reserveRetries: 3,
+  getReducerFileGroupTimeoutMs: 120_000,
+  authToken: '',
+  reviveBatchWindowMs: 5,
+  rpcTimeoutMs: 60_000,
+} as const;
+
+/** Node timers fire at once for delays above 2^31-1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+function configError(name: string, rule: string, value: unknown): BraidError {
+  let shown: string;
+  try {
+    shown = typeof value === 'function' ? 'a function' : JSON.stringify(value) ?? String(value);
+  } catch {
+    shown = String(value);
+  }
+  return new BraidError(ErrorCodes.CONFIG, `options.${name} ${rule}, got ${shown}`);
+}
+
+function integer(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
+    throw configError(name, `must be an integer ${range}`, value);
+  }
+  return value;
+}
+
+function boolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw configError(name, 'must be a boolean', value);
+  return value;
+}
+
+function string(name: string, value: unknown, nonEmpty: boolean): string {
+  if (typeof value !== 'string' || (nonEmpty && value.length === 0)) {
+    throw configError(name, nonEmpty ? 'must be a non-empty string' : 'must be a string', value);
+  }
+  return value;
+}
+
+function masterAddress(value: unknown): Address {
+  if (typeof value === 'string') {
+    try {
+      return parseAddress(value);
+    } catch {
+      throw configError('master', "must be an address or 'host:port'", value);
+    }
+  }
+  if (typeof value === 'object' && value !== null) {
+    const { host, port } = value as { host?: unknown; port?: unknown };
+    if (typeof host === 'string' && host.length > 0 && typeof port === 'number' && Number.isInteger(port) && port > 0 && port <= 65535) {
+      return { host, port };
+    }
+  }
+  throw configError('master', "must be an address or 'host:port'", value);
+}
+
+/** Applies defaults and validates every option; errors are BRAID_ERR_CONFIG naming the option. */
+export function resolveLifecycleOptions(options: LifecycleManagerOptions): ResolvedLifecycleManagerOptions {
+  if (typeof options !== 'object' || options === null) throw new BraidError(ErrorCodes.CONFIG, 'options must be an object');
+  const d = LIFECYCLE_DEFAULTS;
+  const callback = options.onUnregisterAllMapOutput;
+  if (callback !== undefined && typeof callback !== 'function') throw configError('onUnregisterAllMapOutput', 'must be a function', callback);
+  return {
+    appId: string('appId', options.appId, true),
+    master: masterAddress(options.master),
+    host: string('host', options.host ?? d.host, true),
+    port: integer('port', options.port ?? d.port, 0, 65535),
+    replicate: boolean('replicate', options.replicate ?? d.replicate),
+    splitThreshold: integer('splitThreshold', options.splitThreshold ?? d.splitThreshold, 0),
+    maxFetchFailures: integer('maxFetchFailures', options.maxFetchFailures ?? d.maxFetchFailures, 1),
+    heartbeatIntervalMs: integer('heartbeatIntervalMs', options.heartbeatIntervalMs ?? d.heartbeatIntervalMs, 1, MAX_TIMER_MS),
+    reserveRetries: integer('reserveRetries', options.reserveRetries ?? d.reserveRetries, 0),
+    getReducerFileGroupTimeoutMs: integer('getReducerFileGroupTimeoutMs', options.getReducerFileGroupTimeoutMs ?? d.getReducerFileGroupTimeoutMs, 1, MAX_TIMER_MS),
+    authToken: string('authToken', options.authToken ?? d.authToken, false),
+    onUnregisterAllMapOutput: callback,
+    reviveBatchWindowMs: integer('reviveBatchWindowMs', options.reviveBatchWindowMs ?? d.reviveBatchWindowMs, 0, MAX_TIMER_MS),
+    rpcTimeoutMs: integer('rpcTimeoutMs', options.rpcTimeoutMs ?? d.rpcTimeoutMs, 1, MAX_TIMER_MS),
+  };
+}

@@ -1,0 +1,63 @@
+import { BraidError, ErrorCodes, parseAddress, type Address } from '../protocol/index.js';
+
+export type CompressionName = 'lz4' | 'zstd' | 'none';
+
+export interface ShuffleClientOptions {
+  appId: string;
+  /** The LifecycleManager of this application (host:port or an address). */
+  lifecycleManager: Address | string;
+  compression?: CompressionName;
+  /** 'inline' compresses on this thread's async path; 'pool' in piscina threads, batched. */
+  compressionMode?: 'inline' | 'pool';
+  zstdLevel?: number;
+  /** Push requests in flight to one worker / in total; callers wait beyond them. */
+  maxInFlightPerWorker?: number;
+  maxInFlightTotal?: number;
+  /** Merged pushes are sent once a worker's buffer reaches this many bytes. */
+  mergeBufferSize?: number;
+  pushTimeoutMs?: number;
+  /** Times one batch is revived and sent again before the push fails. */
+  maxPushRetries?: number;
+  /** Chunk requests in flight per stream while reading. */
+  fetchAhead?: number;
+  fetchTimeoutMs?: number;
+  /** Stage attempt reported with fetch failures. */
+  stageAttemptId?: number;
+  authToken?: string;
+}
+
+export type ResolvedClientOptions = Required<Omit<ShuffleClientOptions, 'lifecycleManager'>> & { lifecycleManager: Address };
+
+export const CLIENT_DEFAULTS = {
+  compression: 'lz4',
+  compressionMode: 'inline',
+  zstdLevel: 1,
+  maxInFlightPerWorker: 16,
+  maxInFlightTotal: 64,
+  mergeBufferSize: 64 * 1024,
+  pushTimeoutMs: 60_000,
+  maxPushRetries: 8,
+  fetchAhead: 4,
+  fetchTimeoutMs: 120_000,
+  stageAttemptId: 0,
+  authToken: '',
+} as const;
+
+function fail(option: string, message: string): never {
+  throw new BraidError(ErrorCodes.CONFIG, `ShuffleClient option "${option}": ${message}`);
+}
+
+export function resolveClientOptions(o: ShuffleClientOptions): ResolvedClientOptions {
+  if (typeof o.appId !== 'string' || o.appId === '') fail('appId', 'a non-empty application id is required');
+  if (o.lifecycleManager === undefined) fail('lifecycleManager', 'the LifecycleManager address is required');
+  const r = { ...CLIENT_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as ResolvedClientOptions & { lifecycleManager: Address | string };
+  if (!['lz4', 'zstd', 'none'].includes(r.compression)) fail('compression', `expected lz4, zstd or none, got "${r.compression}"`);
+  if (!['inline', 'pool'].includes(r.compressionMode)) fail('compressionMode', `expected inline or pool, got "${r.compressionMode}"`);
+  for (const k of ['maxInFlightPerWorker', 'maxInFlightTotal', 'mergeBufferSize', 'pushTimeoutMs', 'fetchAhead', 'fetchTimeoutMs'] as const) {
+    if (!Number.isInteger(r[k]) || r[k] <= 0) fail(k, `expected a positive integer, got ${r[k]}`);
+  }
+  if (!Number.isInteger(r.maxPushRetries) || r.maxPushRetries < 0) fail('maxPushRetries', `expected an integer ≥ 0, got ${r.maxPushRetries}`);
+  if (!Number.isInteger(r.zstdLevel) || r.zstdLevel < 1 || r.zstdLevel > 19) fail('zstdLevel', `expected 1..19, got ${r.zstdLevel}`);
+  const lifecycleManager = typeof o.lifecycleManager === 'string' ? parseAddress(o.lifecycleManager) : o.lifecycleManager;
+  return { ...r, lifecycleManager };
+}

@@ -1,0 +1,57 @@
+import { crc32 } from 'node:zlib';
+import { BraidError, type PartitionSum } from '../../protocol/index.js';
+
+/**
+ * What one map attempt has pushed: batch ids, per-partition sums for
+ * MapperEnd, and the count of batches not yet acknowledged, so mapperEnd can
+ * wait until every push is settled.
+ */
+export class AttemptTracker {
+  private nextBatchId = 0;
+  private outstanding = 0;
+  private waiters: (() => void)[] = [];
+  private readonly sums = new Map<number, PartitionSum>();
+  /** The first push failure that exhausted its retries; mapperEnd reports it. */
+  failure: BraidError | undefined;
+  /** The worker said another attempt of this map already won: further pushes are dropped. */
+  mapEnded = false;
+
+  constructor(
+    readonly shuffleId: number,
+    readonly mapId: number,
+    readonly attemptId: number,
+  ) {}
+
+  /** Records a new batch of raw bytes for a partition and returns its batch id. */
+  record(partitionId: number, raw: Uint8Array): number {
+    let s = this.sums.get(partitionId);
+    if (s === undefined) this.sums.set(partitionId, (s = { partitionId, batches: 0, bytes: 0, crc: 0 }));
+    s.batches++;
+    s.bytes += raw.length;
+    s.crc = (s.crc + crc32(raw)) >>> 0;
+    this.outstanding++;
+    return this.nextBatchId++;
+  }
+
+  /** One batch is settled (kept, dropped, or failed for good). */
+  settle(): void {
+    if (--this.outstanding === 0) {
+      const w = this.waiters;
+      this.waiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  fail(err: BraidError): void {
+    this.failure ??= err;
+  }
+
+  drained(): Promise<void> {
+    if (this.outstanding === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  partitionSums(): PartitionSum[] {
+    return [...this.sums.values()];
+  }
+}

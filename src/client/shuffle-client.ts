@@ -1,0 +1,234 @@
+import { Readable } from 'node:stream';
+import {
+  ALL_MAPS,
+  BraidError,
+  ErrorCodes,
+  GetReducerFileGroup,
+  MapperEnd,
+  Role,
+  addressKey,
+  writeBatchHeader,
+  type PartitionLocation,
+} from '../protocol/index.js';
+import { ConnectionPool, type Connection } from '../transport/index.js';
+import { CODEC_IDS, assembleBatch } from './compression/codecs.js';
+import { createCompressor, type Compressor } from './compression/compressor.js';
+import { ShuffleLocations } from './locations.js';
+import { resolveClientOptions, type ResolvedClientOptions, type ShuffleClientOptions } from './options.js';
+import { AttemptTracker } from './push/attempt-tracker.js';
+import { Pusher, type OutgoingBatch } from './push/pusher.js';
+import { readPartitionBatches } from './read/partition-reader.js';
+
+export interface MapperEndResult {
+  /** True when this attempt is the map's winner (the first attempt to end). */
+  winner: boolean;
+  allMappersEnded: boolean;
+}
+
+interface MergeBuffer {
+  target: PartitionLocation['primary'];
+  batches: OutgoingBatch[];
+  bytes: number;
+}
+
+/**
+ * The client of a task process: pushes a map attempt's records to workers
+ * and reads partitions back, exactly once. One per process.
+ */
+export class ShuffleClient {
+  private readonly pool: ConnectionPool;
+  private readonly shuffles = new Map<number, ShuffleLocations>();
+  private readonly attempts = new Map<string, AttemptTracker>();
+  /** Per map attempt, per primary/replica pair: batches waiting to be merged. */
+  private readonly merges = new Map<AttemptTracker, Map<string, MergeBuffer>>();
+  private readonly pusher: Pusher;
+  private readonly compressor: Compressor;
+  private readonly codec: (typeof CODEC_IDS)[keyof typeof CODEC_IDS];
+  private lmConn: Promise<Connection> | undefined;
+
+  private constructor(readonly options: ResolvedClientOptions) {
+    this.pool = new ConnectionPool({ role: Role.Client, appId: options.appId, token: options.authToken });
+    this.codec = CODEC_IDS[options.compression];
+    this.compressor = createCompressor(this.codec, options.compressionMode, options.zstdLevel);
+    this.pusher = new Pusher(this.pool, options, (id) => this.locations(id));
+  }
+
+  static async connect(options: ShuffleClientOptions): Promise<ShuffleClient> {
+    const client = new ShuffleClient(resolveClientOptions(options));
+    await client.lm();
+    return client;
+  }
+
+  private lm(): Promise<Connection> {
+    const cached = this.lmConn;
+    if (cached) return cached;
+    const opening = this.pool.get(this.options.lifecycleManager);
+    this.lmConn = opening;
+    opening.then(
+      (c) => c.once('close', () => (this.lmConn = undefined)),
+      () => (this.lmConn = undefined),
+    );
+    return opening;
+  }
+
+  private locations(shuffleId: number): ShuffleLocations {
+    let s = this.shuffles.get(shuffleId);
+    if (s === undefined) this.shuffles.set(shuffleId, (s = new ShuffleLocations(shuffleId, () => this.lm())));
+    return s;
+  }
+
+  private tracker(shuffleId: number, mapId: number, attemptId: number): AttemptTracker {
+    const key = `${shuffleId}/${mapId}/${attemptId}`;
+    let t = this.attempts.get(key);
+    if (t === undefined) this.attempts.set(key, (t = new AttemptTracker(shuffleId, mapId, attemptId)));
+    return t;
+  }
+
+  /** Compresses `data[offset, offset+length)` into one batch for `partitionId`. */
+  private async prepare(
+    shuffleId: number,
+    mapId: number,
+    attemptId: number,
+    partitionId: number,
+    data: Uint8Array,
+    offset: number,
+    length: number,
+    numMappers: number,
+    numPartitions: number,
+  ): Promise<OutgoingBatch | undefined> {
+    if (partitionId < 0 || partitionId >= numPartitions || !Number.isInteger(partitionId)) {
+      throw new BraidError(ErrorCodes.INVALID_REQUEST, `partition ${partitionId} is outside [0, ${numPartitions})`);
+    }
+    if (offset < 0 || length < 0 || offset + length > data.length) throw new BraidError(ErrorCodes.INVALID_REQUEST, `range [${offset}, ${offset + length}) is outside the data`);
+    const shuffle = this.locations(shuffleId);
+    await shuffle.ensureRegistered(numMappers, numPartitions);
+    const tracker = this.tracker(shuffleId, mapId, attemptId);
+    if (tracker.mapEnded) return undefined;
+    const raw = Buffer.from(data.buffer, data.byteOffset + offset, length);
+    const compressed = await this.compressor.compress(raw);
+    const batch = assembleBatch(this.codec, length, compressed);
+    const batchId = tracker.record(partitionId, raw);
+    writeBatchHeader(batch, 0, { mapId, attemptId, batchId, length: batch.length - 16 });
+    return { tracker, partitionId, batch, location: shuffle.location(partitionId), retries: 0, splits: 0 };
+  }
+
+  /**
+   * Pushes one batch as its own PushData. Resolves when the request is on its
+   * way (waiting while too many are in flight); acknowledgement, splits and
+   * retries are handled in the background and settled by mapperEnd.
+   */
+  async pushData(
+    shuffleId: number,
+    mapId: number,
+    attemptId: number,
+    partitionId: number,
+    data: Uint8Array,
+    offset = 0,
+    length = data.length - offset,
+    numMappers: number,
+    numPartitions: number,
+  ): Promise<number> {
+    const b = await this.prepare(shuffleId, mapId, attemptId, partitionId, data, offset, length, numMappers, numPartitions);
+    if (b === undefined) return 0;
+    await this.pusher.send(b.location.primary, [b]);
+    return b.batch.length;
+  }
+
+  /**
+   * Adds one batch to the merge buffer of its worker pair; a buffer is sent
+   * as one PushMergedData once it holds mergeBufferSize bytes. A batch that
+   * alone reaches that size is sent as PushData.
+   */
+  async mergeData(
+    shuffleId: number,
+    mapId: number,
+    attemptId: number,
+    partitionId: number,
+    data: Uint8Array,
+    offset = 0,
+    length = data.length - offset,
+    numMappers: number,
+    numPartitions: number,
+  ): Promise<number> {
+    const b = await this.prepare(shuffleId, mapId, attemptId, partitionId, data, offset, length, numMappers, numPartitions);
+    if (b === undefined) return 0;
+    if (b.batch.length >= this.options.mergeBufferSize) {
+      await this.pusher.send(b.location.primary, [b]);
+      return b.batch.length;
+    }
+    let buffers = this.merges.get(b.tracker);
+    if (buffers === undefined) this.merges.set(b.tracker, (buffers = new Map()));
+    const key = `${addressKey(b.location.primary)}|${b.location.replica ? addressKey(b.location.replica) : ''}`;
+    let m = buffers.get(key);
+    if (m === undefined) buffers.set(key, (m = { target: b.location.primary, batches: [], bytes: 0 }));
+    m.batches.push(b);
+    m.bytes += b.batch.length;
+    if (m.bytes >= this.options.mergeBufferSize) {
+      buffers.delete(key);
+      await this.pusher.send(m.target, m.batches);
+    }
+    return b.batch.length;
+  }
+
+  /** Sends every merge buffer of a map attempt. */
+  async pushMergedData(shuffleId: number, mapId: number, attemptId: number): Promise<void> {
+    const tracker = this.attempts.get(`${shuffleId}/${mapId}/${attemptId}`);
+    const buffers = tracker && this.merges.get(tracker);
+    if (buffers === undefined || tracker === undefined) return;
+    this.merges.delete(tracker);
+    for (const m of buffers.values()) await this.pusher.send(m.target, m.batches);
+  }
+
+  /**
+   * Ends a map attempt: flushes its merge buffers, waits until every push is
+   * acknowledged (or failed for good), then reports the per-partition sums.
+   */
+  async mapperEnd(shuffleId: number, mapId: number, attemptId: number, numMappers: number): Promise<MapperEndResult> {
+    await this.pushMergedData(shuffleId, mapId, attemptId);
+    const key = `${shuffleId}/${mapId}/${attemptId}`;
+    const tracker = this.attempts.get(key) ?? this.tracker(shuffleId, mapId, attemptId);
+    await tracker.drained();
+    this.attempts.delete(key);
+    if (tracker.failure) throw tracker.failure;
+    const lm = await this.lm();
+    return lm.call(MapperEnd, { shuffleId, mapId, attemptId, numMappers, partitions: tracker.mapEnded ? [] : tracker.partitionSums() });
+  }
+
+  /**
+   * Reads a partition: one Buffer per batch pushed by the winning attempts of
+   * the maps in [startMapIndex, endMapIndex), decompressed, exactly once.
+   * Waits until the shuffle's stage has ended.
+   */
+  async *readPartition(shuffleId: number, partitionId: number, startMapIndex = 0, endMapIndex = ALL_MAPS): AsyncGenerator<Buffer> {
+    const lm = await this.lm();
+    const res = await lm.call(GetReducerFileGroup, { shuffleId, startPartition: partitionId, endPartition: partitionId + 1 }, this.options.fetchTimeoutMs);
+    const group = res.partitions.find((p) => p.partitionId === partitionId);
+    if (group === undefined) return;
+    yield* readPartitionBatches(
+      {
+        appId: this.options.appId,
+        pool: this.pool,
+        lm: () => this.lm(),
+        fetchAhead: this.options.fetchAhead,
+        fetchTimeoutMs: this.options.fetchTimeoutMs,
+        stageAttemptId: this.options.stageAttemptId,
+      },
+      { shuffleId, partitionId, startMapIndex, endMapIndex, group, mapAttempts: res.mapAttempts },
+    );
+  }
+
+  /** The same records as readPartition, as a Node Readable (object mode, one Buffer per batch). */
+  readPartitionStream(shuffleId: number, partitionId: number, startMapIndex = 0, endMapIndex = ALL_MAPS): Readable {
+    return Readable.from(this.readPartition(shuffleId, partitionId, startMapIndex, endMapIndex), { objectMode: true });
+  }
+
+  /** Push requests currently in flight (for tests and metrics). */
+  get pushesInFlight(): number {
+    return this.pusher.inFlight;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+    await this.compressor.close();
+  }
+}

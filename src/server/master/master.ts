@@ -1,0 +1,87 @@
+import {
+  ApplicationHeartbeat,
+  BraidError,
+  ErrorCodes,
+  GetStatus,
+  MessageType,
+  RegisterWorker,
+  RequestSlots,
+  Role,
+  UnregisterShuffle,
+  WorkerHeartbeat,
+  type Address,
+} from '../../protocol/index.js';
+import { RpcRouter, TransportServer, tokenAuthenticator, type Connection, type InboundRequest } from '../../transport/index.js';
+import { resolveMasterOptions, type MasterOptions } from './options.js';
+import { MasterService } from './service.js';
+import type { MasterStatus } from './status.js';
+
+export interface MasterHandle {
+  /** Where the master listens (the real port when started on port 0). */
+  readonly address: Address;
+  status(): MasterStatus;
+  /** Stops the timers and closes the server and every connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** How often silent workers and applications are looked for: often enough to notice within a fraction of the timeout. */
+function sweepPeriodMs(workerTimeoutMs: number, appTimeoutMs: number): number {
+  return Math.max(10, Math.min(1000, Math.floor(Math.min(workerTimeoutMs, appTimeoutMs) / 4)));
+}
+
+function notServed(message: InboundRequest, conn: Connection): void {
+  const err = new BraidError(ErrorCodes.INVALID_REQUEST, 'the master serves control RPCs only', { retriable: false });
+  if (message.type === MessageType.ChunkFetchRequest) {
+    conn.reply({
+      type: MessageType.ChunkFetchFailure,
+      streamId: message.streamId,
+      chunkIndex: message.chunkIndex,
+      code: err.code,
+      message: err.message,
+      retriable: false,
+    });
+    return;
+  }
+  conn.replyFailure(message.requestId, err);
+}
+
+/** Validates the options, listens, and serves the Master's control RPCs. */
+export async function startMaster(options: MasterOptions = {}): Promise<MasterHandle> {
+  const opts = resolveMasterOptions(options);
+  const router = new RpcRouter();
+  const server = await TransportServer.listen({
+    host: opts.host,
+    port: opts.port,
+    role: Role.Master,
+    ...(opts.authToken === '' ? {} : { authenticate: tokenAuthenticator(opts.authToken) }),
+    onRequest(message, conn) {
+      if (message.type === MessageType.RpcRequest) router.dispatch(message, conn);
+      else notServed(message, conn);
+    },
+  });
+  const address = server.address;
+  const service = new MasterService(opts, address);
+  router
+    .on(RegisterWorker, (req) => service.registerWorker(req))
+    .on(WorkerHeartbeat, (req) => service.workerHeartbeat(req))
+    .on(RequestSlots, (req) => service.requestSlots(req))
+    .on(ApplicationHeartbeat, (req) => service.applicationHeartbeat(req))
+    .on(UnregisterShuffle, (req) => service.unregisterShuffle(req))
+    .on(GetStatus, () => ({ json: Buffer.from(JSON.stringify(service.status())) }));
+
+  const timer = setInterval(() => service.sweep(), sweepPeriodMs(opts.workerTimeoutMs, opts.appTimeoutMs));
+  timer.unref();
+
+  let closing: Promise<void> | undefined;
+  return {
+    address,
+    status: () => service.status(),
+    close() {
+      closing ??= (async () => {
+        clearInterval(timer);
+        await server.close();
+      })();
+      return closing;
+    },
+  };
+}

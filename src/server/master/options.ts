@@ -1,0 +1,85 @@
+import { BraidError, ErrorCodes } from '../../protocol/index.js';
+
+export type SlotStrategyName = 'roundrobin' | 'loadaware';
+
+export interface MasterOptions {
+  /** Interface to listen on. */
+  host?: string;
+  /** TCP port; 0 picks a free one (read it from `MasterHandle.address`). */
+  port?: number;
+  /** A worker silent for longer than this is marked lost and gets no new slots. */
+  workerTimeoutMs?: number;
+  /** An application silent for longer than this expires; its shuffles are deleted on every worker. */
+  appTimeoutMs?: number;
+  /**
+   * How often workers should heartbeat; sent to them in the RegisterWorker
+   * answer. Defaults to 5000, or a third of workerTimeoutMs when that is shorter.
+   */
+  heartbeatIntervalMs?: number;
+  slotStrategy?: SlotStrategyName;
+  /** Shared secret every peer must present in its handshake; '' turns authentication off. */
+  authToken?: string;
+  /** Clock in milliseconds; tests may pass their own. */
+  now?: () => number;
+}
+
+export type ResolvedMasterOptions = Required<MasterOptions>;
+
+export const MASTER_DEFAULTS: ResolvedMasterOptions = {
+  host: '127.0.0.1',
+  port: 0,
+  workerTimeoutMs: 30_000,
+  appTimeoutMs: 60_000,
+  heartbeatIntervalMs: 5_000,
+  slotStrategy: 'roundrobin',
+  authToken: '',
+  now: Date.now,
+};
+
+const STRATEGIES: readonly SlotStrategyName[] = ['roundrobin', 'loadaware'];
+const U32_MAX = 0xffff_ffff;
+
+function configError(message: string): BraidError {
+  return new BraidError(ErrorCodes.CONFIG, message, { retriable: false });
+}
+
+function positiveInt(name: string, value: unknown, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > max) {
+    throw configError(`options.${name} must be an integer between 1 and ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Fills in defaults and checks every option; errors name the option at fault. */
+export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMasterOptions {
+  if (typeof options !== 'object' || options === null) throw configError('options must be an object');
+  const o = { ...MASTER_DEFAULTS };
+  for (const [k, v] of Object.entries(options)) {
+    // An explicit undefined means "the default", as if the key were absent.
+    if (v !== undefined) (o as Record<string, unknown>)[k] = v;
+  }
+  if (typeof o.host !== 'string' || o.host === '') throw configError(`options.host must be a non-empty string, got ${String(o.host)}`);
+  if (typeof o.port !== 'number' || !Number.isInteger(o.port) || o.port < 0 || o.port > 65535) {
+    throw configError(`options.port must be an integer between 0 and 65535, got ${String(o.port)}`);
+  }
+  positiveInt('workerTimeoutMs', o.workerTimeoutMs);
+  if (options.heartbeatIntervalMs === undefined) {
+    // A short worker timeout (tests, small clusters) brings the interval down with it.
+    o.heartbeatIntervalMs = Math.min(MASTER_DEFAULTS.heartbeatIntervalMs, Math.max(1, Math.floor(o.workerTimeoutMs / 3)));
+  }
+  positiveInt('appTimeoutMs', o.appTimeoutMs);
+  // The interval travels as a u32 in the RegisterWorker answer.
+  positiveInt('heartbeatIntervalMs', o.heartbeatIntervalMs, U32_MAX);
+  if (o.heartbeatIntervalMs >= o.workerTimeoutMs) {
+    // Otherwise every worker would be declared lost between two heartbeats.
+    throw configError(
+      `options.heartbeatIntervalMs (${o.heartbeatIntervalMs}) must be less than options.workerTimeoutMs (${o.workerTimeoutMs})`,
+    );
+  }
+  if (!STRATEGIES.includes(o.slotStrategy)) {
+    throw configError(`options.slotStrategy must be one of ${STRATEGIES.join(', ')}, got ${String(o.slotStrategy)}`);
+  }
+  if (typeof o.authToken !== 'string') throw configError(`options.authToken must be a string, got ${typeof o.authToken}`);
+  if (typeof o.now !== 'function') throw configError(`options.now must be a function, got ${typeof o.now}`);
+  return o;
+}

@@ -1,0 +1,136 @@
+import { debuglog } from 'node:util';
+import {
+  BraidError,
+  ErrorCodes,
+  addressKey,
+  type Address,
+  type ApplicationHeartbeat,
+  type RegisterWorker,
+  type RequestOf,
+  type RequestSlots,
+  type ResponseOf,
+  type UnregisterShuffle,
+  type WorkerHeartbeat,
+} from '../../protocol/index.js';
+import { AppRegistry } from './app-registry.js';
+import type { ResolvedMasterOptions } from './options.js';
+import { allocateSlots, createStrategy, type Candidate, type SlotStrategy } from './slot-allocator.js';
+import { SlotLedger } from './slot-ledger.js';
+import { buildStatus, type MasterStatus } from './status.js';
+import { WorkerRegistry, freeBytes } from './worker-registry.js';
+
+const trace = debuglog('braid:master');
+
+/** Upper bound on slots in one request: the answer must fit in one frame. */
+export const MAX_SLOTS_PER_REQUEST = 500_000;
+
+function invalid(message: string): BraidError {
+  return new BraidError(ErrorCodes.INVALID_REQUEST, message, { retriable: false });
+}
+
+function checkAddress(a: Address, what: string): void {
+  if (a.host === '' || a.port === 0) throw invalid(`${what}: bad address "${addressKey(a)}"`);
+}
+
+function checkAppId(appId: string, what: string): void {
+  if (appId === '') throw invalid(`${what}: empty appId`);
+}
+
+/**
+ * The master's soft state and its answers to the control RPCs, without I/O:
+ * the transport feeds it decoded requests. Everything here can be rebuilt
+ * from worker and application heartbeats after a restart.
+ */
+export class MasterService {
+  readonly workers: WorkerRegistry;
+  readonly apps: AppRegistry;
+  readonly ledger = new SlotLedger();
+  private readonly strategy: SlotStrategy;
+  readonly startedAt: number;
+
+  constructor(
+    private readonly options: ResolvedMasterOptions,
+    private readonly address: Address,
+  ) {
+    this.startedAt = options.now();
+    this.workers = new WorkerRegistry(options.workerTimeoutMs);
+    // An expired key is kept until every live worker has heartbeated since it expired.
+    this.apps = new AppRegistry(options.appTimeoutMs, options.workerTimeoutMs, this.startedAt, this.ledger);
+    this.strategy = createStrategy(options.slotStrategy);
+  }
+
+  private now(): number {
+    return this.options.now();
+  }
+
+  registerWorker(req: RequestOf<typeof RegisterWorker>): ResponseOf<typeof RegisterWorker> {
+    checkAddress(req.address, 'RegisterWorker');
+    const w = this.workers.register(req.address, req.disks, this.now());
+    trace('worker %s registered with %d disks', w.key, req.disks.length);
+    return { heartbeatIntervalMs: this.options.heartbeatIntervalMs };
+  }
+
+  workerHeartbeat(req: RequestOf<typeof WorkerHeartbeat>): ResponseOf<typeof WorkerHeartbeat> {
+    checkAddress(req.address, 'WorkerHeartbeat');
+    const now = this.now();
+    const w = this.workers.heartbeat(req, now);
+    if (w === undefined) return { registered: false, expiredShuffleKeys: [] };
+    return { registered: true, expiredShuffleKeys: this.apps.expiredAmong(req.activeShuffleKeys, now) };
+  }
+
+  requestSlots(req: RequestOf<typeof RequestSlots>): ResponseOf<typeof RequestSlots> {
+    checkAppId(req.appId, 'RequestSlots');
+    if (req.count > MAX_SLOTS_PER_REQUEST) throw invalid(`RequestSlots: count ${req.count} is over the limit of ${MAX_SLOTS_PER_REQUEST}`);
+    const now = this.now();
+    // Asking for slots is a sign of life even when none can be given.
+    this.apps.touch(req.appId, now);
+    const excluded = new Set(req.excluded.map(addressKey));
+    const candidates: Candidate[] = this.workers
+      .candidates(excluded, now)
+      .map((w) => ({ key: w.key, address: w.address, slots: this.ledger.workerSlots(w.key), freeBytes: freeBytes(w) }));
+    const { picks, spares } = allocateSlots(this.strategy, candidates, req.count, req.replicate);
+    const key = `${req.appId}-${req.shuffleId}`;
+    this.apps.slotsGranted(req.appId, req.shuffleId, now);
+    for (const p of picks) {
+      this.ledger.add(key, p.primary.key);
+      if (p.replica !== undefined) this.ledger.add(key, p.replica.key);
+    }
+    return {
+      slots: picks.map((p) => ({ primary: p.primary.address, replica: p.replica?.address })),
+      spareWorkers: spares.map((c) => c.address),
+    };
+  }
+
+  applicationHeartbeat(req: RequestOf<typeof ApplicationHeartbeat>): ResponseOf<typeof ApplicationHeartbeat> {
+    checkAppId(req.appId, 'ApplicationHeartbeat');
+    this.apps.heartbeat(req.appId, req.shuffleIds, this.now());
+    return {};
+  }
+
+  unregisterShuffle(req: RequestOf<typeof UnregisterShuffle>): ResponseOf<typeof UnregisterShuffle> {
+    checkAppId(req.appId, 'UnregisterShuffle');
+    this.apps.unregisterShuffle(req.appId, req.shuffleId, this.now());
+    return {};
+  }
+
+  /** Marks silent workers lost, expires silent applications, forgets expired keys no worker holds. */
+  sweep(): void {
+    const now = this.now();
+    for (const w of this.workers.sweep(now)) trace('worker %s lost: silent for %d ms', w.key, now - w.lastSeen);
+    for (const appId of this.apps.sweep(now, this.workers.reportedKeys(now))) trace('application %s expired', appId);
+  }
+
+  status(): MasterStatus {
+    return buildStatus(
+      {
+        address: this.address,
+        startedAt: this.startedAt,
+        slotStrategy: this.options.slotStrategy,
+        workers: this.workers,
+        apps: this.apps,
+        ledger: this.ledger,
+      },
+      this.now(),
+    );
+  }
+}

@@ -1,0 +1,95 @@
+import { addressKey, type Address, type DiskInfo } from '../../protocol/index.js';
+import type { AppRegistry } from './app-registry.js';
+import type { SlotStrategyName } from './options.js';
+import type { SlotLedger } from './slot-ledger.js';
+import type { WorkerRegistry } from './worker-registry.js';
+
+export interface WorkerStatus {
+  /** `host:port` */
+  address: string;
+  lost: boolean;
+  shuttingDown: boolean;
+  lastHeartbeatAgoMs: number;
+  disks: DiskInfo[];
+  /** Slots assigned to it (primaries and replicas) for shuffles still registered. */
+  slots: number;
+  /** Number of shuffle keys it reported holding at its last heartbeat. */
+  activeShuffles: number;
+}
+
+export interface ApplicationStatus {
+  appId: string;
+  lastHeartbeatAgoMs: number;
+  shuffles: number[];
+}
+
+export interface ShuffleStatus {
+  key: string;
+  appId: string;
+  shuffleId: number;
+  /** Slots assigned to the shuffle, primaries and replicas. */
+  slots: number;
+  /** The same, per worker (`host:port`). */
+  slotsByWorker: Record<string, number>;
+}
+
+/** The master's state as served by GetStatus (JSON) and `MasterHandle.status()`. */
+export interface MasterStatus {
+  role: 'master';
+  /** `host:port` */
+  address: string;
+  uptimeMs: number;
+  slotStrategy: SlotStrategyName;
+  workers: WorkerStatus[];
+  applications: ApplicationStatus[];
+  shuffles: ShuffleStatus[];
+  /** Ended shuffle keys that workers are still being told to delete. */
+  expiredShuffleKeys: string[];
+}
+
+export interface StatusSources {
+  address: Address;
+  startedAt: number;
+  slotStrategy: SlotStrategyName;
+  workers: WorkerRegistry;
+  apps: AppRegistry;
+  ledger: SlotLedger;
+}
+
+const byKey = <T>(f: (t: T) => string) => (a: T, b: T): number => (f(a) < f(b) ? -1 : f(a) > f(b) ? 1 : 0);
+
+export function buildStatus(s: StatusSources, now: number): MasterStatus {
+  const workers: WorkerStatus[] = [...s.workers.all()]
+    .map((w) => ({
+      address: w.key,
+      lost: !s.workers.isAlive(w, now),
+      shuttingDown: w.shuttingDown,
+      lastHeartbeatAgoMs: Math.max(0, now - w.lastSeen),
+      disks: w.disks.map((d) => ({ ...d })),
+      slots: s.ledger.workerSlots(w.key),
+      activeShuffles: w.activeShuffleKeys.length,
+    }))
+    .sort(byKey((w) => w.address));
+  const applications: ApplicationStatus[] = [...s.apps.applications()]
+    .map((a) => ({ appId: a.appId, lastHeartbeatAgoMs: Math.max(0, now - a.lastSeen), shuffles: [...a.shuffles].sort((x, y) => x - y) }))
+    .sort(byKey((a) => a.appId));
+  const shuffles: ShuffleStatus[] = [...s.apps.allShuffles()]
+    .map((sh) => ({
+      key: sh.key,
+      appId: sh.appId,
+      shuffleId: sh.shuffleId,
+      slots: s.ledger.shuffleTotal(sh.key),
+      slotsByWorker: Object.fromEntries(s.ledger.shuffleSlots(sh.key)),
+    }))
+    .sort(byKey((sh) => sh.key));
+  return {
+    role: 'master',
+    address: addressKey(s.address),
+    uptimeMs: Math.max(0, now - s.startedAt),
+    slotStrategy: s.slotStrategy,
+    workers,
+    applications,
+    shuffles,
+    expiredShuffleKeys: [...s.apps.expiredKeys()].sort(),
+  };
+}

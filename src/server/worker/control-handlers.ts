@@ -1,0 +1,180 @@
+import {
+  BraidError,
+  CommitFiles,
+  DestroySlots,
+  ErrorCodes,
+  ReserveSlots,
+  UnregisterShuffle,
+  locationFileName,
+  type CommittedFileInfo,
+  type FileId,
+  type ReservedFile,
+} from '../../protocol/index.js';
+import { PartitionWriter, deleteShuffle, type DataDirs, type MemoryTracker, type MetaStore } from '../../storage/index.js';
+import type { Connection, RpcRouter } from '../../transport/index.js';
+import type { ChunkCache } from './chunk-cache.js';
+import type { ResolvedWorkerOptions } from './options.js';
+import type { FileEntry, ShuffleRegistry, ShuffleState } from './shuffle-registry.js';
+
+/** Cluster-internal roles may manage any application's slots; others only their own. */
+function checkApp(conn: Connection, appId: string): void {
+  if (conn.appId !== '' && conn.appId !== appId) {
+    throw new BraidError(ErrorCodes.WRONG_APP, `connection of application ${conn.appId} may not manage ${appId}`);
+  }
+}
+
+/**
+ * The worker's control RPCs: ReserveSlots (all or nothing), CommitFiles
+ * (idempotent), DestroySlots and UnregisterShuffle.
+ */
+export class ControlHandlers {
+  constructor(
+    private readonly registry: ShuffleRegistry,
+    private readonly dataDirs: DataDirs,
+    private readonly memory: MemoryTracker,
+    private readonly meta: MetaStore,
+    private readonly cache: ChunkCache,
+    private readonly options: ResolvedWorkerOptions,
+  ) {}
+
+  register(router: RpcRouter): void {
+    router
+      .on(ReserveSlots, (req, conn) => {
+        checkApp(conn, req.appId);
+        return this.reserve(req.appId, req.shuffleId, req.files, req.splitThreshold);
+      })
+      .on(CommitFiles, (req, conn) => {
+        checkApp(conn, req.appId);
+        return this.commit(req.appId, req.shuffleId, req.files, req.mapAttempts);
+      })
+      .on(DestroySlots, async (req, conn) => {
+        checkApp(conn, req.appId);
+        const shuffle = this.registry.get(`${req.appId}-${req.shuffleId}`);
+        if (shuffle) await Promise.all(req.files.map((f) => this.destroyFile(shuffle, locationFileName(f.partitionId, f.epoch, f.mode))));
+        return {};
+      })
+      .on(UnregisterShuffle, async (req, conn) => {
+        checkApp(conn, req.appId);
+        await this.deleteShuffle(`${req.appId}-${req.shuffleId}`);
+        return {};
+      });
+  }
+
+  /** Creates a writer for every file, or none: a failure destroys what this call created. */
+  async reserve(appId: string, shuffleId: number, files: ReservedFile[], splitThreshold: number): Promise<Record<string, never>> {
+    const shuffle = this.registry.getOrCreate(appId, shuffleId);
+    const created: FileEntry[] = [];
+    try {
+      for (const f of files) {
+        const fileName = locationFileName(f.partitionId, f.epoch, f.mode);
+        if (shuffle.files.has(fileName)) continue; // a retried reservation keeps what it has
+        const entry: FileEntry = {
+          fileName,
+          partitionId: f.partitionId,
+          epoch: f.epoch,
+          mode: f.mode,
+          peer: f.peer,
+          splitThreshold: splitThreshold > 0 ? splitThreshold : this.options.splitThreshold,
+          writer: undefined,
+          committed: undefined,
+          committing: undefined,
+        };
+        entry.writer = await PartitionWriter.create({
+          dir: this.dataDirs.pick(),
+          appId,
+          shuffleId,
+          partitionId: f.partitionId,
+          epoch: f.epoch,
+          mode: f.mode,
+          chunkSize: this.options.chunkSize,
+          flushThreshold: this.options.flushThreshold,
+          memory: this.memory,
+        });
+        shuffle.files.set(fileName, entry);
+        created.push(entry);
+      }
+    } catch (err) {
+      await Promise.all(created.map((e) => this.destroyFile(shuffle, e.fileName)));
+      throw new BraidError(ErrorCodes.RESERVE_FAILED, `reserving ${files.length} files of ${shuffle.key} failed: ${(err as Error).message}`, { cause: err });
+    }
+    return {};
+  }
+
+  async commit(appId: string, shuffleId: number, files: FileId[], mapAttempts: number[]): Promise<{ committed: CommittedFileInfo[]; failed: FileId[] }> {
+    const shuffle = this.registry.get(`${appId}-${shuffleId}`);
+    if (shuffle === undefined) return { committed: [], failed: files };
+    if (mapAttempts.length > 0) shuffle.mapAttempts = mapAttempts;
+    const committed: CommittedFileInfo[] = [];
+    const failed: FileId[] = [];
+    await Promise.all(
+      files.map(async (f) => {
+        const entry = shuffle.file(f.partitionId, f.epoch, f.mode);
+        try {
+          if (entry === undefined) throw new BraidError(ErrorCodes.UNKNOWN_LOCATION, 'not reserved here');
+          const c = await this.commitFile(shuffle, entry, mapAttempts);
+          committed.push({ ...f, bytes: c.bytes, chunkOffsets: c.chunkOffsets, mapIds: c.mapIds });
+        } catch {
+          failed.push(f);
+        }
+      }),
+    );
+    return { committed, failed };
+  }
+
+  private commitFile(shuffle: ShuffleState, entry: FileEntry, mapAttempts: number[]) {
+    if (entry.committed) return Promise.resolve(entry.committed);
+    entry.committing ??= (async () => {
+      const writer = entry.writer;
+      if (writer === undefined) throw new BraidError(ErrorCodes.UNKNOWN_LOCATION, `${entry.fileName} has no writer`);
+      const c = await writer.commit();
+      const record = { path: c.path, bytes: c.bytes, chunkOffsets: c.chunkOffsets, mapIds: c.mapIds };
+      await this.meta.putCommitted(shuffle.appId, shuffle.shuffleId, entry.fileName, { ...record, mapAttempts });
+      entry.committed = record;
+      entry.writer = undefined;
+      return record;
+    })().finally(() => {
+      entry.committing = undefined;
+    });
+    return entry.committing;
+  }
+
+  private async destroyFile(shuffle: ShuffleState, fileName: string): Promise<void> {
+    const entry = shuffle.files.get(fileName);
+    if (entry === undefined) return;
+    shuffle.files.delete(fileName);
+    await entry.writer?.destroy();
+    if (entry.committed) this.cache.dropPrefix(entry.committed.path);
+  }
+
+  /** Deletes every file of a shuffle, its metadata and its cached chunks. */
+  async deleteShuffle(key: string): Promise<void> {
+    const shuffle = this.registry.delete(key);
+    if (shuffle === undefined) return;
+    await Promise.all([...shuffle.files.values()].map((e) => e.writer?.destroy()));
+    for (const e of shuffle.files.values()) if (e.committed) this.cache.dropPrefix(e.committed.path);
+    await Promise.all([deleteShuffle(this.dataDirs, shuffle.appId, shuffle.shuffleId), this.meta.deleteShuffle(shuffle.appId, shuffle.shuffleId)]);
+  }
+
+  /** Rebuilds the committed files of a previous run from the metadata store. */
+  async reload(): Promise<number> {
+    const all = await this.meta.loadAll();
+    for (const { appId, shuffleId, fileName, record } of all) {
+      const shuffle = this.registry.getOrCreate(appId, shuffleId);
+      const m = /^(\d+)-(\d+)-(primary|replica)$/.exec(fileName);
+      if (m === null) continue;
+      if (record.mapAttempts) shuffle.mapAttempts = record.mapAttempts;
+      shuffle.files.set(fileName, {
+        fileName,
+        partitionId: Number(m[1]),
+        epoch: Number(m[2]),
+        mode: m[3] === 'primary' ? 0 : 1,
+        peer: undefined,
+        splitThreshold: this.options.splitThreshold,
+        writer: undefined,
+        committed: { path: record.path, bytes: record.bytes, chunkOffsets: record.chunkOffsets, mapIds: record.mapIds },
+        committing: undefined,
+      });
+    }
+    return all.length;
+  }
+}

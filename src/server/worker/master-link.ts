@@ -1,0 +1,82 @@
+import { debuglog } from 'node:util';
+import { RegisterWorker, Role, WorkerHeartbeat, asBraidError, type Address, type DiskInfo } from '../../protocol/index.js';
+import { ConnectionPool } from '../../transport/index.js';
+
+const trace = debuglog('braid:worker');
+
+export interface MasterLinkOptions {
+  master: Address;
+  self: Address;
+  intervalMs: number;
+  authToken: string;
+  disks(): DiskInfo[] | Promise<DiskInfo[]>;
+  activeShuffleKeys(): string[];
+  shuttingDown(): boolean;
+  /** Shuffles the master says are gone (unregistered or their application expired). */
+  onExpired(keys: string[]): Promise<void>;
+}
+
+/**
+ * Registers the worker with the master and heartbeats it. When the master
+ * does not know the worker (it restarted, or declared the worker lost), the
+ * worker registers again. Failures are retried at the next beat.
+ */
+export class MasterLink {
+  private readonly pool: ConnectionPool;
+  private timer: NodeJS.Timeout | undefined;
+  private registered = false;
+  private beating: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: MasterLinkOptions) {
+    this.pool = new ConnectionPool({ role: Role.Worker, token: options.authToken, connection: { requestTimeoutMs: 10_000 } });
+  }
+
+  get isRegistered(): boolean {
+    return this.registered;
+  }
+
+  /** Registers once (waiting for it) and starts the heartbeat timer. */
+  async start(): Promise<void> {
+    await this.beat();
+    this.timer = setInterval(() => void this.beat(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  /** One registration or heartbeat; concurrent calls share one. */
+  beat(): Promise<void> {
+    this.beating ??= this.doBeat().finally(() => {
+      this.beating = undefined;
+    });
+    return this.beating;
+  }
+
+  private async doBeat(): Promise<void> {
+    if (this.stopped) return;
+    const o = this.options;
+    try {
+      const conn = await this.pool.get(o.master);
+      const disks = await o.disks();
+      if (!this.registered) {
+        await conn.call(RegisterWorker, { address: o.self, disks });
+        this.registered = true;
+      }
+      const res = await conn.call(WorkerHeartbeat, { address: o.self, disks, activeShuffleKeys: o.activeShuffleKeys(), shuttingDown: o.shuttingDown() });
+      if (!res.registered) {
+        this.registered = false;
+        await conn.call(RegisterWorker, { address: o.self, disks });
+        this.registered = true;
+      }
+      if (res.expiredShuffleKeys.length > 0) await o.onExpired(res.expiredShuffleKeys);
+    } catch (err) {
+      trace('heartbeat to master failed: %s', asBraidError(err).message);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.beating;
+    this.stopped = true;
+    await this.pool.close();
+  }
+}

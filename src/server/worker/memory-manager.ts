@@ -1,0 +1,86 @@
+import { Role } from '../../protocol/index.js';
+import type { MemoryTracker } from '../../storage/index.js';
+import type { Connection } from '../../transport/index.js';
+
+export interface MemoryManagerOptions {
+  limit: number;
+  lowWatermark: number;
+  replicaWatermark: number;
+  /** Called when the high watermark is crossed: flush what is buffered. */
+  onPressure(): void;
+}
+
+/**
+ * Counts the bytes of pushed Buffers held in memory until they are on disk,
+ * and turns the total into TCP backpressure: above the limit every client
+ * push socket stops being read; replica sockets (primary → replica traffic)
+ * stop only above limit × replicaWatermark, so replication keeps draining
+ * while clients wait. Reading resumes below limit × lowWatermark.
+ */
+export class MemoryManager implements MemoryTracker {
+  private heldBytes = 0;
+  private peakBytes = 0;
+  private pushPaused = false;
+  private replicaPaused = false;
+  private pauseCount = 0;
+  private readonly pushConns = new Set<Connection>();
+  private readonly replicaConns = new Set<Connection>();
+
+  constructor(private readonly options: MemoryManagerOptions) {}
+
+  get held(): number {
+    return this.heldBytes;
+  }
+
+  get peak(): number {
+    return this.peakBytes;
+  }
+
+  get pauses(): number {
+    return this.pauseCount;
+  }
+
+  get paused(): boolean {
+    return this.pushPaused;
+  }
+
+  /** Registers a connection whose reading may be paused; other roles are never paused. */
+  track(conn: Connection): void {
+    const set = conn.peerRole === Role.Replica ? this.replicaConns : conn.peerRole === Role.Client ? this.pushConns : undefined;
+    if (set === undefined) return;
+    set.add(conn);
+    conn.once('close', () => set.delete(conn));
+    if (set === this.pushConns ? this.pushPaused : this.replicaPaused) conn.pauseReading();
+  }
+
+  acquire(bytes: number): void {
+    this.heldBytes += bytes;
+    if (this.heldBytes > this.peakBytes) this.peakBytes = this.heldBytes;
+    if (this.heldBytes > this.options.limit) this.onHigh();
+  }
+
+  release(bytes: number): void {
+    this.heldBytes -= bytes;
+    if (this.heldBytes < this.options.limit * this.options.lowWatermark && (this.pushPaused || this.replicaPaused)) this.onLow();
+  }
+
+  private onHigh(): void {
+    if (!this.pushPaused) {
+      this.pushPaused = true;
+      this.pauseCount++;
+      for (const c of this.pushConns) c.pauseReading();
+      this.options.onPressure();
+    }
+    if (!this.replicaPaused && this.heldBytes > this.options.limit * this.options.replicaWatermark) {
+      this.replicaPaused = true;
+      for (const c of this.replicaConns) c.pauseReading();
+    }
+  }
+
+  private onLow(): void {
+    this.pushPaused = false;
+    this.replicaPaused = false;
+    for (const c of this.replicaConns) c.resumeReading();
+    for (const c of this.pushConns) c.resumeReading();
+  }
+}

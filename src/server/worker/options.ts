@@ -1,0 +1,81 @@
+import { BraidError, ErrorCodes, parseAddress, type Address } from '../../protocol/index.js';
+
+export interface WorkerOptions {
+  host?: string;
+  port?: number;
+  /** The master to register with; without it the worker runs alone (tests, tools). */
+  master?: Address | string;
+  dataDirs: string[];
+  /** Above this many buffered bytes, push sockets stop being read. */
+  memoryLimit?: number;
+  /** Reading resumes below memoryLimit × lowWatermark. */
+  lowWatermark?: number;
+  /** Replica sockets pause only above memoryLimit × replicaWatermark. */
+  replicaWatermark?: number;
+  chunkSize?: number;
+  flushThreshold?: number;
+  splitThreshold?: number;
+  hardSplitLimit?: number;
+  diskReserve?: number;
+  chunkCacheSize?: number;
+  maxChunksInFlight?: number;
+  heartbeatIntervalMs?: number;
+  /** How long a replica peer that failed is failed fast without trying it. */
+  deadPeerBackoffMs?: number;
+  replicaTimeoutMs?: number;
+  sortThreads?: number;
+  authToken?: string;
+  /** Where committed-file metadata is kept; default `<dataDirs[0]>/.braid-meta`. */
+  metaStorePath?: string;
+}
+
+export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'master' | 'metaStorePath'>> & {
+  master: Address | undefined;
+  metaStorePath: string | undefined;
+};
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+export const WORKER_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 0,
+  memoryLimit: 1 * GiB,
+  lowWatermark: 0.75,
+  replicaWatermark: 1.25,
+  chunkSize: 8 * MiB,
+  flushThreshold: 1 * MiB,
+  splitThreshold: 1 * GiB,
+  hardSplitLimit: 4 * GiB,
+  diskReserve: 1 * GiB,
+  chunkCacheSize: 256 * MiB,
+  maxChunksInFlight: 64,
+  heartbeatIntervalMs: 5000,
+  deadPeerBackoffMs: 10_000,
+  replicaTimeoutMs: 30_000,
+  sortThreads: 2,
+  authToken: '',
+} as const;
+
+function check(ok: boolean, option: string, message: string): void {
+  if (!ok) throw new BraidError(ErrorCodes.CONFIG, `worker option "${option}": ${message}`);
+}
+
+export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
+  const r = { ...WORKER_DEFAULTS, ...stripUndefined(o) } as ResolvedWorkerOptions & { master?: Address | string };
+  check(Array.isArray(o.dataDirs) && o.dataDirs.length > 0, 'dataDirs', 'at least one data directory is required');
+  check(Number.isInteger(r.port) && r.port >= 0 && r.port <= 65535, 'port', `expected 0..65535, got ${r.port}`);
+  for (const k of ['memoryLimit', 'chunkSize', 'flushThreshold', 'splitThreshold', 'hardSplitLimit', 'chunkCacheSize', 'maxChunksInFlight', 'heartbeatIntervalMs', 'replicaTimeoutMs', 'sortThreads'] as const) {
+    check(Number.isFinite(r[k]) && r[k] > 0, k, `expected a positive number, got ${r[k]}`);
+  }
+  check(Number.isFinite(r.diskReserve) && r.diskReserve >= 0, 'diskReserve', `expected ≥ 0, got ${r.diskReserve}`);
+  check(r.lowWatermark > 0 && r.lowWatermark < 1, 'lowWatermark', `expected a ratio in (0, 1), got ${r.lowWatermark}`);
+  check(r.replicaWatermark >= 1, 'replicaWatermark', `expected a ratio ≥ 1, got ${r.replicaWatermark}`);
+  check(r.hardSplitLimit >= r.splitThreshold, 'hardSplitLimit', `must be ≥ splitThreshold (${r.splitThreshold})`);
+  const master = typeof o.master === 'string' ? parseAddress(o.master) : o.master;
+  return { ...r, master, metaStorePath: o.metaStorePath };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

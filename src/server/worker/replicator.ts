@@ -1,0 +1,94 @@
+import {
+  BraidError,
+  ErrorCodes,
+  MessageType,
+  Mode,
+  PushStatus,
+  Role,
+  addressKey,
+  type Address,
+} from '../../protocol/index.js';
+import { ConnectionPool, unexpectedResponse } from '../../transport/index.js';
+
+export interface ReplicaBatch {
+  partitionId: number;
+  epoch: number;
+  batch: Buffer;
+}
+
+/**
+ * Forwards accepted pushes from a primary to its replica worker and returns
+ * the replica's per-batch statuses. A peer that fails is failed fast (no
+ * connect attempt) for a backoff period, so pushes to its partitions fail at
+ * once and their clients revive elsewhere.
+ */
+export class Replicator {
+  private readonly pool: ConnectionPool;
+  private readonly deadUntil = new Map<string, number>();
+
+  constructor(
+    private readonly options: { authToken: string; timeoutMs: number; backoffMs: number },
+  ) {
+    this.pool = new ConnectionPool({ role: Role.Replica, token: options.authToken });
+  }
+
+  /**
+   * Sends the batches to `peer`; `wholeBody` is the original merged body when
+   * every batch of it goes to this peer unchanged (forwarded without a copy).
+   */
+  async forward(peer: Address, shuffleKey: string, batches: ReplicaBatch[], wholeBody: Buffer | undefined): Promise<Uint8Array> {
+    const key = addressKey(peer);
+    const until = this.deadUntil.get(key);
+    if (until !== undefined) {
+      if (Date.now() < until) return failAll(batches.length);
+      this.deadUntil.delete(key);
+    }
+    try {
+      const conn = await this.pool.get(peer);
+      const res =
+        batches.length === 1
+          ? await conn.request(
+              { type: MessageType.PushData, shuffleKey, partitionId: batches[0]!.partitionId, epoch: batches[0]!.epoch, mode: Mode.Replica, body: batches[0]!.batch },
+              this.options.timeoutMs,
+            )
+          : await conn.request(mergedRequest(shuffleKey, batches, wholeBody), this.options.timeoutMs);
+      if (res.type !== MessageType.PushResponse) throw unexpectedResponse(res, 'replica push');
+      if (res.statuses.length !== batches.length) throw new BraidError(ErrorCodes.PROTOCOL, 'replica answered a wrong number of statuses');
+      return res.statuses;
+    } catch (err) {
+      if (err instanceof BraidError && (err.code === ErrorCodes.CONNECT || err.code === ErrorCodes.TIMEOUT || err.code === ErrorCodes.PEER_DEAD || err.code === ErrorCodes.CONNECTION_CLOSED)) {
+        this.deadUntil.set(key, Date.now() + this.options.backoffMs);
+        this.pool.evict(peer);
+      }
+      return failAll(batches.length);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+function failAll(n: number): Uint8Array {
+  return new Uint8Array(n).fill(PushStatus.FAIL_REPLICA);
+}
+
+function mergedRequest(shuffleKey: string, batches: ReplicaBatch[], wholeBody: Buffer | undefined) {
+  const offsets: number[] = [];
+  let at = 0;
+  for (const b of batches) {
+    offsets.push(at);
+    at += b.batch.length;
+  }
+  // Only a subset of the original body goes to this peer: gather it (rare: mixed peers or rejected batches).
+  const body = wholeBody ?? Buffer.concat(batches.map((b) => b.batch), at); // copy
+  return {
+    type: MessageType.PushMergedData,
+    shuffleKey,
+    mode: Mode.Replica,
+    partitionIds: batches.map((b) => b.partitionId),
+    epochs: batches.map((b) => b.epoch),
+    offsets,
+    body,
+  } as const;
+}

@@ -1,0 +1,136 @@
+import {
+  ALL_MAPS,
+  BraidError,
+  ErrorCodes,
+  MessageType,
+  Role,
+  asBraidError,
+  type MessageOfType,
+} from '../../protocol/index.js';
+import { readRange, type MapRangeSorter } from '../../storage/index.js';
+import type { Connection } from '../../transport/index.js';
+import type { ChunkCache } from './chunk-cache.js';
+import { appIdOfKey, type CommittedFile, type ShuffleRegistry } from './shuffle-registry.js';
+import type { WorkerMetrics } from './worker-metrics.js';
+
+interface Stream {
+  readonly id: number;
+  readonly conn: Connection;
+  readonly path: string;
+  readonly chunkOffsets: number[];
+}
+
+/**
+ * Serves committed files as chunks. OpenStream resolves a file (sorting it by
+ * map id first when a map range is asked for) into a stream of batch-aligned
+ * chunks; FetchChunk answers from the chunk cache or the file. The number of
+ * chunks being transferred at once is capped: past the cap a fetch fails
+ * with SERVER_BUSY, which clients retry. Streams die with their connection.
+ */
+export class StreamManager {
+  private nextStreamId = 1;
+  private readonly streams = new Map<number, Stream>();
+  private readonly byConn = new Map<Connection, Set<number>>();
+  private transferring = 0;
+
+  constructor(
+    private readonly registry: ShuffleRegistry,
+    private readonly sorter: MapRangeSorter,
+    private readonly cache: ChunkCache,
+    private readonly options: { chunkSize: number; maxChunksInFlight: number },
+    private readonly metrics: WorkerMetrics,
+  ) {}
+
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
+  get chunksInFlight(): number {
+    return this.transferring;
+  }
+
+  async open(msg: MessageOfType<typeof MessageType.OpenStream>, conn: Connection): Promise<void> {
+    try {
+      if (conn.peerRole === Role.Client && appIdOfKey(msg.shuffleKey) !== conn.appId) {
+        throw new BraidError(ErrorCodes.WRONG_APP, `application ${conn.appId} may not read ${msg.shuffleKey}`);
+      }
+      const file = this.committedFile(msg.shuffleKey, msg.fileName);
+      let path = file.path;
+      let chunkOffsets = file.chunkOffsets;
+      const whole = msg.startMapIndex === 0 && msg.endMapIndex === ALL_MAPS;
+      if (!whole) {
+        if (msg.endMapIndex <= msg.startMapIndex) throw new BraidError(ErrorCodes.INVALID_REQUEST, `empty map range [${msg.startMapIndex}, ${msg.endMapIndex})`);
+        const sorted = await this.sorter.getSorted({ path: file.path, bytes: file.bytes });
+        path = sorted.path;
+        chunkOffsets = sorted.range(msg.startMapIndex, msg.endMapIndex, this.options.chunkSize).chunkOffsets;
+      }
+      const id = this.nextStreamId++;
+      this.streams.set(id, { id, conn, path, chunkOffsets });
+      this.ownedBy(conn).add(id);
+      const numChunks = Math.max(0, chunkOffsets.length - 1);
+      const totalBytes = numChunks === 0 ? 0 : chunkOffsets[numChunks]! - chunkOffsets[0]!;
+      conn.reply({ type: MessageType.StreamHandle, requestId: msg.requestId, streamId: id, numChunks, totalBytes });
+    } catch (err) {
+      conn.replyFailure(msg.requestId, err);
+    }
+  }
+
+  async fetch(msg: MessageOfType<typeof MessageType.ChunkFetchRequest>, conn: Connection): Promise<void> {
+    const { streamId, chunkIndex } = msg;
+    const started = performance.now();
+    const fail = (err: unknown) => {
+      const e = asBraidError(err, ErrorCodes.READ_FAILED);
+      conn.reply({ type: MessageType.ChunkFetchFailure, streamId, chunkIndex, code: e.code, message: e.message, retriable: e.retriable });
+    };
+    const stream = this.streams.get(streamId);
+    if (stream === undefined || stream.conn !== conn) return void fail(new BraidError(ErrorCodes.UNKNOWN_STREAM, `no stream ${streamId} on this connection`));
+    if (!Number.isInteger(chunkIndex) || chunkIndex >= stream.chunkOffsets.length - 1) {
+      return void fail(new BraidError(ErrorCodes.BAD_CHUNK_INDEX, `stream ${streamId} has ${stream.chunkOffsets.length - 1} chunks, asked for ${chunkIndex}`));
+    }
+    if (this.transferring >= this.options.maxChunksInFlight) {
+      return void fail(new BraidError(ErrorCodes.SERVER_BUSY, `${this.transferring} chunks are being transferred`, { retriable: true }));
+    }
+    this.transferring++;
+    try {
+      const offset = stream.chunkOffsets[chunkIndex]!;
+      const length = stream.chunkOffsets[chunkIndex + 1]! - offset;
+      const key = `${stream.path}@${offset}`;
+      let chunk = this.cache.get(key);
+      this.metrics.cache(chunk !== undefined);
+      if (chunk === undefined) {
+        chunk = await readRange(stream.path, offset, length);
+        this.cache.set(key, chunk);
+      }
+      conn.reply({ type: MessageType.ChunkFetchSuccess, streamId, chunkIndex, body: chunk });
+      this.metrics.fetched(chunk.length, (performance.now() - started) / 1000);
+      // A chunk counts as being transferred until the socket has taken it.
+      await conn.writable();
+    } catch (err) {
+      fail(err);
+    } finally {
+      this.transferring--;
+    }
+  }
+
+  private ownedBy(conn: Connection): Set<number> {
+    let ids = this.byConn.get(conn);
+    if (ids === undefined) {
+      const owned = (ids = new Set());
+      this.byConn.set(conn, owned);
+      conn.once('close', () => {
+        for (const id of owned) this.streams.delete(id);
+        this.byConn.delete(conn);
+      });
+    }
+    return ids;
+  }
+
+  private committedFile(key: string, fileName: string): CommittedFile {
+    const shuffle = this.registry.get(key);
+    if (shuffle === undefined) throw new BraidError(ErrorCodes.UNKNOWN_SHUFFLE, `unknown shuffle ${key}`);
+    const entry = shuffle.files.get(fileName);
+    if (entry === undefined) throw new BraidError(ErrorCodes.UNKNOWN_FILE, `unknown file ${fileName} of shuffle ${key}`);
+    if (entry.committed === undefined) throw new BraidError(ErrorCodes.UNKNOWN_FILE, `file ${fileName} of shuffle ${key} is not committed`, { retriable: true });
+    return entry.committed;
+  }
+}

@@ -1,0 +1,150 @@
+import { join } from 'node:path';
+import { GetStatus, MessageType, Role, type Address } from '../../protocol/index.js';
+import { DataDirs, MapRangeSorter, MetaStore } from '../../storage/index.js';
+import { RpcRouter, TransportServer, tokenAuthenticator, type Connection, type InboundRequest } from '../../transport/index.js';
+import { ChunkCache } from './chunk-cache.js';
+import { ControlHandlers } from './control-handlers.js';
+import { MasterLink } from './master-link.js';
+import { MemoryManager } from './memory-manager.js';
+import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
+import { PushHandler } from './push-handler.js';
+import { Replicator } from './replicator.js';
+import { ShuffleRegistry } from './shuffle-registry.js';
+import { StreamManager } from './stream-manager.js';
+import { NOOP_WORKER_METRICS, type WorkerMetrics } from './worker-metrics.js';
+
+export interface WorkerHandle {
+  readonly address: Address;
+  readonly options: ResolvedWorkerOptions;
+  /** Bytes of pushed data held in memory right now, and the peak since start. */
+  memory(): { held: number; peak: number; pauses: number; paused: boolean };
+  status(): WorkerStatus;
+  /** Graceful stop: new pushes get HARD_SPLIT, buffered data is flushed, metadata persisted. */
+  close(): Promise<void>;
+}
+
+export interface WorkerStatus {
+  role: 'worker';
+  address: string;
+  registered: boolean;
+  shuttingDown: boolean;
+  memory: { held: number; peak: number; limit: number; pauses: number; paused: boolean };
+  disks: ReturnType<DataDirs['status']>;
+  streams: { open: number; chunksInFlight: number };
+  chunkCache: { bytes: number; hits: number; misses: number };
+  shuffles: { key: string; files: number; committed: number }[];
+}
+
+export interface WorkerDeps {
+  metrics?: WorkerMetrics;
+}
+
+export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {}): Promise<WorkerHandle> {
+  const o = resolveWorkerOptions(options);
+  const metrics = deps.metrics ?? NOOP_WORKER_METRICS;
+  const dataDirs = await DataDirs.open(o.dataDirs, { reserveBytes: o.diskReserve });
+  const meta = await MetaStore.open(o.metaStorePath ?? join(o.dataDirs[0]!, '.braid-meta'));
+  const registry = new ShuffleRegistry();
+  const cache = new ChunkCache(o.chunkCacheSize);
+  const memory = new MemoryManager({
+    limit: o.memoryLimit,
+    lowWatermark: o.lowWatermark,
+    replicaWatermark: o.replicaWatermark,
+    onPressure: () => {
+      for (const w of registry.writers()) if (w.bytesBuffered > 0) void w.flush().catch(() => undefined);
+    },
+  });
+  const control = new ControlHandlers(registry, dataDirs, memory, meta, cache, o);
+  await control.reload();
+  const sorter = new MapRangeSorter({ maxThreads: o.sortThreads, maxQueue: 64 });
+  const replicator = new Replicator({ authToken: o.authToken, timeoutMs: o.replicaTimeoutMs, backoffMs: o.deadPeerBackoffMs });
+  const push = new PushHandler(registry, dataDirs, replicator, { hardSplitLimit: o.hardSplitLimit }, metrics);
+  const streams = new StreamManager(registry, sorter, cache, { chunkSize: o.chunkSize, maxChunksInFlight: o.maxChunksInFlight }, metrics);
+
+  const router = new RpcRouter();
+  control.register(router);
+  let link: MasterLink | undefined;
+  const status = (): WorkerStatus => ({
+    role: 'worker',
+    address: `${server.address.host}:${server.address.port}`,
+    registered: link?.isRegistered ?? false,
+    shuttingDown: push.shuttingDown,
+    memory: { held: memory.held, peak: memory.peak, limit: o.memoryLimit, pauses: memory.pauses, paused: memory.paused },
+    disks: dataDirs.status(),
+    streams: { open: streams.openStreams, chunksInFlight: streams.chunksInFlight },
+    chunkCache: { bytes: cache.bytes, hits: cache.hits, misses: cache.misses },
+    shuffles: [...registry.all()].map((s) => ({
+      key: s.key,
+      files: s.files.size,
+      committed: [...s.files.values()].filter((f) => f.committed !== undefined).length,
+    })),
+  });
+  router.on(GetStatus, () => ({ json: Buffer.from(JSON.stringify(status())) }));
+
+  const onRequest = (msg: InboundRequest, conn: Connection): void => {
+    switch (msg.type) {
+      case MessageType.PushData:
+      case MessageType.PushMergedData:
+        return push.handle(msg, conn);
+      case MessageType.RpcRequest:
+        return router.dispatch(msg, conn);
+      case MessageType.OpenStream:
+        return void streams.open(msg, conn);
+      case MessageType.ChunkFetchRequest:
+        return void streams.fetch(msg, conn);
+    }
+  };
+  const server = await TransportServer.listen({
+    host: o.host,
+    port: o.port,
+    role: Role.Worker,
+    onRequest,
+    onConnection: (conn) => memory.track(conn),
+    authenticate: tokenAuthenticator(o.authToken),
+  });
+
+  if (o.master) {
+    link = new MasterLink({
+      master: o.master,
+      self: server.address,
+      intervalMs: o.heartbeatIntervalMs,
+      authToken: o.authToken,
+      disks: async () => {
+        await dataDirs.refresh();
+        return dataDirs.status();
+      },
+      activeShuffleKeys: () => registry.keys(),
+      shuttingDown: () => push.shuttingDown,
+      onExpired: async (keys) => {
+        for (const k of keys) await control.deleteShuffle(k);
+      },
+    });
+    await link.start();
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    address: server.address,
+    options: o,
+    memory: () => ({ held: memory.held, peak: memory.peak, pauses: memory.pauses, paused: memory.paused }),
+    status,
+    close() {
+      closing ??= (async () => {
+        push.shuttingDown = true;
+        // Tell the master first so no new slots land here, then drain what is buffered.
+        await link?.beat();
+        const flushes: Promise<void>[] = [];
+        for (const w of registry.writers()) flushes.push(w.flush().catch(() => undefined));
+        for (const s of registry.all()) for (const f of s.files.values()) if (f.committing) flushes.push(f.committing.then(() => undefined, () => undefined));
+        await Promise.all(flushes);
+        await link?.stop();
+        await server.close();
+        await replicator.close();
+        await sorter.close();
+        await meta.close();
+      })();
+      return closing;
+    },
+  };
+}
+
