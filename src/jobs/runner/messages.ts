@@ -1,0 +1,31 @@
+import type { ShuffleClientOptions } from '../../client/options.js';
+
+/** Driver → task process, once: who to talk to. */
+export interface InitMessage {
+  kind: 'init';
+  appId: string;
+  lifecycleManager: string;
+  client: Omit<ShuffleClientOptions, 'appId' | 'lifecycleManager'>;
+}
+
+/** Driver → task process: run one map or reduce task. */
+export interface TaskMessage {
+  kind: 'task';
+  taskId: number;
+  phase: 'map' | 'reduce';
+  job: string;
+  index: number;
+  attemptId: number;
+  shuffleId: number;
+  numMaps: number;
+  numReduces: number;
+  params: unknown;
+}
+
+export type ChildMessage =
+  | { kind: 'ready' }
+  | { kind: 'progress'; taskId: number; bytes: number }
+  | { kind: 'result'; taskId: number; ok: true; result: unknown }
+  | { kind: 'result'; taskId: number; ok: false; error: { code: string; message: string } };
+
+export type DriverMessage = InitMessage | TaskMessage | { kind: 'exit' };
