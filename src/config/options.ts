@@ -1,0 +1,244 @@
+/**
+ * The options of each server role: their resolved types, defaults, bounds and
+ * cross-field rules. Sizes are bytes, durations milliseconds, ratios plain
+ * numbers. A type and its schema must agree key for key (see OptionTable).
+ */
+import type { Address, ConfigSchema, CrossCheck, OptionTable } from './schema.js';
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const GIB = 1024 * MIB;
+
+export type SlotStrategy = 'roundrobin' | 'loadaware';
+
+/** Options every server role has. */
+export interface CommonConfig {
+  readonly host: string;
+  /** 0 = any free port. */
+  readonly port: number;
+  /** Metrics and status HTTP port; -1 = off, 0 = any free port. */
+  readonly httpPort: number;
+  /** Milliseconds. */
+  readonly heartbeatInterval: number;
+  /** '' = authentication off. */
+  readonly authToken: string;
+}
+
+export interface MasterConfig extends CommonConfig {
+  /** Milliseconds without a heartbeat before a worker counts as lost. */
+  readonly workerTimeout: number;
+  /** Milliseconds without a heartbeat before an application expires. */
+  readonly appTimeout: number;
+  readonly slotStrategy: SlotStrategy;
+}
+
+export interface WorkerConfig extends CommonConfig {
+  readonly master: Address;
+  readonly dataDirs: readonly string[];
+  /** Bytes buffered in memory above which push sockets are paused. */
+  readonly memoryLimit: number;
+  /** Ratio of memoryLimit below which paused push sockets resume. */
+  readonly lowWatermark: number;
+  /** Ratio of memoryLimit above which replica sockets are paused too (>= 1). */
+  readonly replicaWatermark: number;
+  readonly chunkSize: number;
+  readonly flushThreshold: number;
+  readonly splitThreshold: number;
+  readonly hardSplitLimit: number;
+  readonly diskReserve: number;
+  readonly chunkCacheSize: number;
+  readonly maxChunksInFlight: number;
+}
+
+export interface StandaloneConfig extends MasterConfig, Omit<WorkerConfig, 'master'> {
+  readonly workers: number;
+  /** '' = a new temporary directory. */
+  readonly dataDir: string;
+  readonly replicate: boolean;
+}
+
+const common: OptionTable<CommonConfig> = {
+  host: { kind: 'string', default: '127.0.0.1', description: 'Interface to listen on.' },
+  port: { kind: 'int', default: 0, min: 0, max: 65535, description: 'Port for the Braid protocol; 0 picks a free one.' },
+  httpPort: {
+    kind: 'int',
+    default: -1,
+    min: -1,
+    max: 65535,
+    description: 'Port for /metrics, /status and /healthz; -1 turns HTTP off, 0 picks a free one.',
+  },
+  heartbeatInterval: { kind: 'duration', default: 5000, min: 1, description: 'How often heartbeats are sent.' },
+  authToken: {
+    kind: 'string',
+    default: '',
+    secret: true,
+    description: 'Shared secret every connection must present; empty turns authentication off.',
+  },
+};
+
+const masterOnly: Omit<OptionTable<MasterConfig>, keyof CommonConfig> = {
+  workerTimeout: {
+    kind: 'duration',
+    default: 30_000,
+    min: 1,
+    description: 'A worker silent for this long is declared lost.',
+  },
+  appTimeout: {
+    kind: 'duration',
+    default: 60_000,
+    min: 1,
+    description: 'An application silent for this long expires and its shuffles are deleted.',
+  },
+  slotStrategy: {
+    kind: 'enum',
+    values: ['roundrobin', 'loadaware'],
+    default: 'roundrobin',
+    description: 'How the master spreads partition slots over workers.',
+  },
+};
+
+const workerStorage: Omit<OptionTable<WorkerConfig>, keyof CommonConfig | 'master' | 'dataDirs'> = {
+  memoryLimit: {
+    kind: 'size',
+    default: GIB,
+    min: 1,
+    description: 'Buffered push bytes above which the worker stops reading push sockets.',
+  },
+  lowWatermark: {
+    kind: 'number',
+    default: 0.75,
+    min: 0,
+    max: 1,
+    description: 'Fraction of memoryLimit below which paused push sockets resume.',
+  },
+  replicaWatermark: {
+    kind: 'number',
+    default: 1.25,
+    min: 1,
+    description: 'Replica sockets pause only above memoryLimit times this.',
+  },
+  chunkSize: { kind: 'size', default: 8 * MIB, min: 1, description: 'Minimum size of a fetchable chunk.' },
+  flushThreshold: {
+    kind: 'size',
+    default: MIB,
+    min: 1,
+    description: "A partition file's buffered bytes are written out at this size.",
+  },
+  splitThreshold: {
+    kind: 'size',
+    default: GIB,
+    min: 1,
+    description: 'A partition file above this answers SOFT_SPLIT.',
+  },
+  hardSplitLimit: {
+    kind: 'size',
+    default: 4 * GIB,
+    min: 1,
+    description: 'A partition file above this answers HARD_SPLIT.',
+  },
+  diskReserve: {
+    kind: 'size',
+    default: GIB,
+    min: 0,
+    description: 'Free space kept on each disk; below it pushes answer HARD_SPLIT.',
+  },
+  chunkCacheSize: {
+    kind: 'size',
+    default: 256 * MIB,
+    min: 0,
+    description: 'Bytes of recently read chunks kept in memory; 0 turns the cache off.',
+  },
+  maxChunksInFlight: {
+    kind: 'int',
+    default: 64,
+    min: 1,
+    max: 65536,
+    description: 'Chunks being sent at once before fetches wait.',
+  },
+};
+
+const workerOptions: OptionTable<WorkerConfig> = {
+  ...common,
+  master: { kind: 'address', description: 'Address of the master (required).' },
+  dataDirs: { kind: 'list', description: 'Directories to store partition files in, one per disk (required).' },
+  ...workerStorage,
+};
+
+const standaloneOptions: OptionTable<StandaloneConfig> = {
+  ...common,
+  ...masterOnly,
+  dataDirs: {
+    kind: 'list',
+    default: [],
+    description: 'Disks shared by the workers (each in its own subdirectory); empty uses dataDir.',
+  },
+  ...workerStorage,
+  workers: { kind: 'int', default: 2, min: 1, max: 16, description: 'Number of workers to start.' },
+  dataDir: {
+    kind: 'string',
+    default: '',
+    description: 'Directory holding all data; empty creates a new temporary directory.',
+  },
+  replicate: { kind: 'bool', default: true, description: 'Keep a replica of every partition on another worker.' },
+};
+
+function checkMaster(c: MasterConfig, check: CrossCheck<MasterConfig>): void {
+  if (c.heartbeatInterval >= c.workerTimeout) {
+    check.fail('heartbeatInterval', `must be shorter than ${check.show('workerTimeout')}`);
+  }
+}
+
+type StorageConfig = Omit<WorkerConfig, 'master'>;
+
+function checkStorage(c: StorageConfig, check: CrossCheck<StorageConfig>): void {
+  if (c.lowWatermark >= 1) {
+    check.fail('lowWatermark', 'must be below 1, or paused sockets would only resume at memoryLimit itself');
+  }
+  if (c.splitThreshold > c.hardSplitLimit) {
+    check.fail('splitThreshold', `must not exceed ${check.show('hardSplitLimit')}`);
+  }
+  if (c.flushThreshold > c.memoryLimit) {
+    check.fail('flushThreshold', `must not exceed ${check.show('memoryLimit')}`);
+  }
+}
+
+export const masterSchema: ConfigSchema<MasterConfig> = {
+  role: 'master',
+  options: { ...common, ...masterOnly },
+  validate: checkMaster,
+};
+
+export const workerSchema: ConfigSchema<WorkerConfig> = {
+  role: 'worker',
+  options: workerOptions,
+  validate: checkStorage,
+};
+
+export const standaloneSchema: ConfigSchema<StandaloneConfig> = {
+  role: 'standalone',
+  options: standaloneOptions,
+  validate(c, check) {
+    checkMaster(c, check);
+    checkStorage(c, check);
+    if (c.replicate && c.workers < 2) {
+      check.fail('replicate', `needs ${check.show('workers')} to be at least 2 (or turn replicate off)`);
+    }
+    if (c.dataDir !== '' && c.dataDirs.length > 0) {
+      check.fail('dataDirs', `cannot be combined with ${check.show('dataDir')}; set only one of them`);
+    }
+  },
+};
+
+export interface RoleConfigs {
+  master: MasterConfig;
+  worker: WorkerConfig;
+  standalone: StandaloneConfig;
+}
+
+export type ConfigRole = keyof RoleConfigs;
+
+export const SCHEMAS: { readonly [R in ConfigRole]: ConfigSchema<RoleConfigs[R]> } = {
+  master: masterSchema,
+  worker: workerSchema,
+  standalone: standaloneSchema,
+};
