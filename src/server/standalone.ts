@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Address } from '../protocol/index.js';
 import { startMaster, type MasterHandle, type MasterOptions } from './master/index.js';
-import { startWorker, type WorkerHandle, type WorkerOptions } from './worker/index.js';
+import { startWorker, type WorkerDeps, type WorkerHandle, type WorkerOptions } from './worker/index.js';
 
 export interface StandaloneOptions {
   /** Number of workers (default 2). */
@@ -13,6 +13,8 @@ export interface StandaloneOptions {
   host?: string;
   master?: Omit<MasterOptions, 'host'>;
   worker?: Omit<WorkerOptions, 'host' | 'master' | 'dataDirs'>;
+  /** Dependencies of each worker (its metrics), asked once per worker. */
+  workerDeps?: () => WorkerDeps;
 }
 
 export interface StandaloneHandle {
@@ -35,7 +37,7 @@ export async function startStandalone(options: StandaloneOptions = {}): Promise<
     for (let i = 0; i < count; i++) {
       const dir = join(dataDir, `worker-${i}`);
       await mkdir(dir, { recursive: true });
-      workers.push(await startWorker({ diskReserve: 0, ...options.worker, host, master: master.address, dataDirs: [dir] }));
+      workers.push(await startWorker({ diskReserve: 0, ...options.worker, host, master: master.address, dataDirs: [dir] }, options.workerDeps?.()));
     }
   } catch (err) {
     await Promise.all(workers.map((w) => w.close()));

@@ -118,10 +118,6 @@ export class AppRegistry {
     return out;
   }
 
-  isExpired(key: string): boolean {
-    return this.expired.has(key);
-  }
-
   applications(): IterableIterator<AppEntry> {
     return this.apps.values();
   }

@@ -1,0 +1,129 @@
+import { createMetrics, startHttpServer, type HttpServerHandle, type Metrics } from '../metrics/index.js';
+import type { MasterConfig, StandaloneConfig, WorkerConfig } from '../config/index.js';
+import { addressKey } from '../protocol/index.js';
+import { startMaster, type MasterHandle } from './master/index.js';
+import { startStandalone } from './standalone.js';
+import { promWorkerMetrics, startWorker, type WorkerHandle } from './worker/index.js';
+
+/** A running role: the addresses to announce and how to stop it. */
+export interface RunningRole {
+  ready: Record<string, string | string[]>;
+  close(): Promise<void>;
+}
+
+function masterOptions(c: MasterConfig) {
+  return {
+    port: c.port,
+    workerTimeoutMs: c.workerTimeout,
+    appTimeoutMs: c.appTimeout,
+    heartbeatIntervalMs: c.heartbeatInterval,
+    slotStrategy: c.slotStrategy,
+    authToken: c.authToken,
+  };
+}
+
+function workerOptions(c: Omit<WorkerConfig, 'master'>) {
+  return {
+    memoryLimit: c.memoryLimit,
+    lowWatermark: c.lowWatermark,
+    replicaWatermark: c.replicaWatermark,
+    chunkSize: c.chunkSize,
+    flushThreshold: c.flushThreshold,
+    splitThreshold: c.splitThreshold,
+    hardSplitLimit: c.hardSplitLimit,
+    diskReserve: c.diskReserve,
+    chunkCacheSize: c.chunkCacheSize,
+    maxChunksInFlight: c.maxChunksInFlight,
+    heartbeatIntervalMs: c.heartbeatInterval,
+    authToken: c.authToken,
+  };
+}
+
+/** Gauges of a master, read from its status when scraped. */
+function watchMaster(m: Metrics, master: MasterHandle): void {
+  m.onScrape(() => {
+    const s = master.status();
+    m.workersRegistered.set(s.workers.filter((w) => !w.lost).length);
+    m.workersLost.set(s.workers.filter((w) => w.lost).length);
+    m.applicationsActive.set(s.applications.length);
+    m.shufflesActive.set(s.shuffles.length);
+    m.slotsReserved.set(s.workers.reduce((n, w) => n + w.slots, 0));
+  });
+}
+
+/** Gauges of a worker, read from its status when scraped. */
+function watchWorker(m: Metrics, worker: WorkerHandle): void {
+  let pauses = 0;
+  m.onScrape(() => {
+    const s = worker.status();
+    m.memoryBuffered.set(s.memory.held);
+    m.memoryLimit.set(s.memory.limit);
+    m.streamsOpen.set(s.streams.open);
+    m.shufflesActive.set(s.shuffles.length);
+    m.socketPauses.inc(s.memory.pauses - pauses);
+    pauses = s.memory.pauses;
+  });
+}
+
+async function http(host: string, port: number, metrics: Metrics[], status: () => unknown): Promise<HttpServerHandle | undefined> {
+  return port < 0 ? undefined : startHttpServer({ host, port, metrics, status });
+}
+
+function withHttp(ready: Record<string, string | string[]>, h: HttpServerHandle | undefined) {
+  return h ? { ...ready, http: addressKey(h.address) } : ready;
+}
+
+export async function runMaster(c: MasterConfig): Promise<RunningRole> {
+  const master = await startMaster({ ...masterOptions(c), host: c.host });
+  const metrics = createMetrics('master');
+  watchMaster(metrics, master);
+  const h = await http(c.host, c.httpPort, [metrics], () => master.status());
+  return {
+    ready: withHttp({ master: addressKey(master.address) }, h),
+    async close() {
+      await h?.close();
+      await master.close();
+    },
+  };
+}
+
+export async function runWorker(c: WorkerConfig): Promise<RunningRole> {
+  const metrics = createMetrics('worker');
+  const worker = await startWorker({ ...workerOptions(c), host: c.host, port: c.port, master: c.master, dataDirs: [...c.dataDirs] }, { metrics: promWorkerMetrics(metrics) });
+  watchWorker(metrics, worker);
+  const h = await http(c.host, c.httpPort, [metrics], () => worker.status());
+  return {
+    ready: withHttp({ worker: addressKey(worker.address) }, h),
+    async close() {
+      await h?.close();
+      await worker.close();
+    },
+  };
+}
+
+export async function runStandalone(c: StandaloneConfig): Promise<RunningRole> {
+  const masterMetrics = createMetrics('master');
+  const workerMetrics = Array.from({ length: c.workers }, (_, i) => createMetrics('worker', { labels: { worker: String(i) } }));
+  let next = 0;
+  const cluster = await startStandalone({
+    workers: c.workers,
+    dataDir: c.dataDir,
+    host: c.host,
+    master: masterOptions(c),
+    worker: workerOptions(c),
+    workerDeps: () => ({ metrics: promWorkerMetrics(workerMetrics[next++]!) }),
+  });
+  watchMaster(masterMetrics, cluster.master);
+  cluster.workers.forEach((w, i) => watchWorker(workerMetrics[i]!, w));
+  const h = await http(c.host, c.httpPort, [masterMetrics, ...workerMetrics], () => ({
+    master: cluster.master.status(),
+    workers: cluster.workers.map((w) => w.status()),
+  }));
+  return {
+    ready: withHttp({ master: addressKey(cluster.masterAddress), workers: cluster.workers.map((w) => addressKey(w.address)), dataDir: cluster.dataDir }, h),
+    async close() {
+      await h?.close();
+      await cluster.close();
+    },
+  };
+}

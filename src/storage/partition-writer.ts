@@ -1,0 +1,293 @@
+/**
+ * Appends batches to one partition file (one epoch of one partition, primary
+ * or replica copy).
+ *
+ * `append` keeps the pushed Buffer as it arrived (a view of a socket read, no
+ * copy) and counts it against the memory tracker; once `flushThreshold`
+ * bytes are buffered they go to the disk's Flusher as one gathered write, and
+ * their memory is released when that write completes. Positions are assigned
+ * at flush time, so the file is exactly the concatenation of the appended
+ * batches in append order.
+ *
+ * Chunk offsets are kept in memory: a chunk closes at the first batch
+ * boundary at which it holds at least `chunkSize` bytes, so every chunk but
+ * the last is >= chunkSize and no batch spans two chunks.
+ *
+ * Commit does not fsync by default. A committed shuffle file only has to
+ * outlive the worker process, not the host: if the host dies its files are
+ * unreachable anyway and the readers fall back to the replica or recompute
+ * the stage. The page cache gives that, and an fsync per file would cost a
+ * device flush on every commit. `fsyncOnCommit` is there for setups that want
+ * files to survive a power loss together with the metadata store.
+ */
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { locationFileName } from '../protocol/control/common.js';
+import { BraidError, ErrorCodes, isBraidError } from '../protocol/errors.js';
+import type { Mode } from '../protocol/types.js';
+import type { DataDir } from './data-dirs.js';
+import { shuffleDir } from './files.js';
+import { NOOP_MEMORY, type MemoryTracker } from './memory.js';
+
+export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_FLUSH_THRESHOLD = 1024 * 1024;
+
+export interface PartitionWriterOptions {
+  dir: DataDir;
+  appId: string;
+  shuffleId: number;
+  partitionId: number;
+  epoch: number;
+  mode: Mode;
+  /** Minimum chunk size in bytes. Default 8 MiB. */
+  chunkSize?: number;
+  /** Buffered bytes that trigger a flush. Default 1 MiB. */
+  flushThreshold?: number;
+  memory?: MemoryTracker;
+  /** fsync before close at commit. Default false (see the file comment). */
+  fsyncOnCommit?: boolean;
+  /** Truncate an existing file instead of failing with RESERVE_FAILED. Default false. */
+  overwrite?: boolean;
+}
+
+export interface CommittedFile {
+  path: string;
+  bytes: number;
+  /** numChunks + 1 entries: first 0, last = bytes; [0] for an empty file. */
+  chunkOffsets: number[];
+  /** Sorted, unique. */
+  mapIds: number[];
+}
+
+type State = 'open' | 'committing' | 'committed' | 'destroyed';
+
+export class PartitionWriter {
+  readonly path: string;
+  readonly fileName: string;
+  readonly dir: DataDir;
+  private readonly fh: FileHandle;
+  private readonly memory: MemoryTracker;
+  private readonly chunkSize: number;
+  private readonly flushThreshold: number;
+  private readonly fsyncOnCommit: boolean;
+
+  private state: State = 'open';
+  private failure: BraidError | undefined;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Bytes handed to the flusher whose write has not completed. */
+  private inFlightBytes = 0;
+  private appended = 0;
+  private flushedTo = 0;
+  private batchCount = 0;
+  private chunkStart = 0;
+  private readonly chunkEnds: number[] = [];
+  private readonly mapIdSet = new Set<number>();
+  private lastMapId = -1;
+  private lastWrite: Promise<void> = Promise.resolve();
+  private closed = false;
+  private commitResult: Promise<CommittedFile> | undefined;
+  private destroying: Promise<void> | undefined;
+
+  private constructor(opts: PartitionWriterOptions, path: string, fileName: string, fh: FileHandle) {
+    this.dir = opts.dir;
+    this.path = path;
+    this.fileName = fileName;
+    this.fh = fh;
+    this.memory = opts.memory ?? NOOP_MEMORY;
+    this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    this.flushThreshold = opts.flushThreshold ?? DEFAULT_FLUSH_THRESHOLD;
+    this.fsyncOnCommit = opts.fsyncOnCommit ?? false;
+  }
+
+  /**
+   * Creates the file (and its shuffle directory). An existing file is
+   * RESERVE_FAILED unless `overwrite`; any other failure is WRITE_FAILED and
+   * marks the directory failed.
+   */
+  static async create(opts: PartitionWriterOptions): Promise<PartitionWriter> {
+    positive(opts.chunkSize ?? DEFAULT_CHUNK_SIZE, 'chunkSize');
+    positive(opts.flushThreshold ?? DEFAULT_FLUSH_THRESHOLD, 'flushThreshold');
+    const fileName = locationFileName(opts.partitionId, opts.epoch, opts.mode);
+    const path = join(shuffleDir(opts.dir.path, opts.appId, opts.shuffleId), fileName);
+    let fh: FileHandle;
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      fh = await open(path, opts.overwrite === true ? 'w' : 'wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new BraidError(ErrorCodes.RESERVE_FAILED, `${path} already exists`, { cause: err });
+      }
+      opts.dir.markFailed(err);
+      throw new BraidError(ErrorCodes.WRITE_FAILED, `cannot create ${path}: ${(err as Error).message}`, {
+        retriable: true,
+        cause: err,
+      });
+    }
+    return new PartitionWriter(opts, path, fileName, fh);
+  }
+
+  /** Total bytes appended; the file's size once everything is flushed. */
+  get bytesWritten(): number {
+    return this.appended;
+  }
+
+  /** Bytes held in memory: appended and not yet written to disk. */
+  get bytesBuffered(): number {
+    return this.pendingBytes + this.inFlightBytes;
+  }
+
+  get batches(): number {
+    return this.batchCount;
+  }
+
+  get committed(): boolean {
+    return this.state === 'committed';
+  }
+
+  /** The write failure that stopped this writer, if any. */
+  get error(): BraidError | undefined {
+    return this.failure;
+  }
+
+  /**
+   * Takes ownership of `batch` (one whole batch, validated by the caller):
+   * it must not be modified afterwards. Throws LOCATION_COMMITTED after
+   * commit started, WRITE_FAILED after a failed write.
+   */
+  append(batch: Buffer): void {
+    if (this.state === 'destroyed') throw new BraidError(ErrorCodes.UNKNOWN_LOCATION, `${this.path} was destroyed`);
+    if (this.failure !== undefined) throw this.failure;
+    if (this.state !== 'open') throw new BraidError(ErrorCodes.LOCATION_COMMITTED, `${this.path} is committed`);
+    const mapId = batch.readUInt32BE(0);
+    if (mapId !== this.lastMapId) {
+      this.mapIdSet.add(mapId);
+      this.lastMapId = mapId;
+    }
+    const n = batch.length;
+    this.memory.acquire(n);
+    this.pending.push(batch);
+    this.pendingBytes += n;
+    this.appended += n;
+    this.batchCount++;
+    if (this.appended - this.chunkStart >= this.chunkSize) {
+      this.chunkEnds.push(this.appended);
+      this.chunkStart = this.appended;
+    }
+    if (this.pendingBytes >= this.flushThreshold) {
+      // Failures are recorded in this.failure; append and commit report them.
+      this.flush().catch(() => {});
+    }
+  }
+
+  /** Hands buffered batches to the flusher; resolves when everything appended so far is on disk. */
+  flush(): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.pendingBytes === 0) return this.lastWrite;
+    const buffers = this.pending;
+    const bytes = this.pendingBytes;
+    const position = this.flushedTo;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.flushedTo += bytes;
+    this.inFlightBytes += bytes;
+    this.dir.noteAllocated(bytes);
+    // The flusher completes a file's jobs in order, so the last one settling
+    // means all earlier ones have.
+    this.lastWrite = this.dir.flusher.write(this.fh, buffers, position).then(
+      () => {
+        this.inFlightBytes -= bytes;
+        this.memory.release(bytes);
+      },
+      (err: unknown) => {
+        this.inFlightBytes -= bytes;
+        this.memory.release(bytes);
+        throw this.fail(err);
+      },
+    );
+    return this.lastWrite;
+  }
+
+  /**
+   * Flushes, optionally fsyncs, closes and returns the file's description.
+   * Idempotent: later calls return the first call's result.
+   */
+  commit(): Promise<CommittedFile> {
+    if (this.state === 'destroyed') {
+      return Promise.reject(new BraidError(ErrorCodes.UNKNOWN_LOCATION, `${this.path} was destroyed`));
+    }
+    this.commitResult ??= this.doCommit();
+    return this.commitResult;
+  }
+
+  private async doCommit(): Promise<CommittedFile> {
+    this.state = 'committing';
+    await this.flush();
+    try {
+      if (this.fsyncOnCommit) await this.fh.sync();
+      await this.close();
+    } catch (err) {
+      throw this.fail(err);
+    }
+    // destroy() may have run meanwhile; it wins.
+    if (this.state === 'committing') this.state = 'committed';
+    const chunkOffsets = [0, ...this.chunkEnds];
+    if (chunkOffsets[chunkOffsets.length - 1] !== this.appended) chunkOffsets.push(this.appended);
+    return {
+      path: this.path,
+      bytes: this.appended,
+      chunkOffsets,
+      mapIds: [...this.mapIdSet].sort((a, b) => a - b),
+    };
+  }
+
+  /**
+   * Drops buffered data (releasing its memory), waits for writes in flight,
+   * closes and deletes the file. Safe in any state, idempotent.
+   */
+  destroy(): Promise<void> {
+    this.destroying ??= this.doDestroy();
+    return this.destroying;
+  }
+
+  private async doDestroy(): Promise<void> {
+    this.state = 'destroyed';
+    this.dropPending();
+    await this.lastWrite.catch(() => {});
+    await this.commitResult?.catch(() => {});
+    await this.close().catch(() => {});
+    await rm(this.path, { force: true });
+  }
+
+  private async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.fh.close();
+  }
+
+  private dropPending(): void {
+    if (this.pendingBytes > 0) this.memory.release(this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  private fail(err: unknown): BraidError {
+    if (this.failure === undefined) {
+      this.failure = isBraidError(err, ErrorCodes.WRITE_FAILED)
+        ? err
+        : new BraidError(ErrorCodes.WRITE_FAILED, `write to ${this.path} failed: ${(err as Error).message}`, {
+            retriable: false,
+            cause: err,
+          });
+      this.dir.markFailed(this.failure);
+      this.dropPending();
+    }
+    return this.failure;
+  }
+}
+
+function positive(v: number, name: string): void {
+  if (!Number.isInteger(v) || v <= 0) {
+    throw new BraidError(ErrorCodes.CONFIG, `partition writer option ${name} must be a positive integer, got ${v}`);
+  }
+}
