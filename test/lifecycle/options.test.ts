@@ -1,0 +1,86 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { LIFECYCLE_DEFAULTS, LifecycleManager, resolveLifecycleOptions, type LifecycleManagerOptions } from '../../src/client/lifecycle/index.js';
+import { ErrorCodes, isBraidError } from '../../src/protocol/index.js';
+
+const base: LifecycleManagerOptions = { appId: 'app-1', master: '127.0.0.1:1' };
+
+function configErrorOf(options: unknown): Error {
+  try {
+    resolveLifecycleOptions(options as LifecycleManagerOptions);
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a configuration error');
+}
+
+describe('LifecycleManager options', () => {
+  let started: LifecycleManager | undefined;
+  afterEach(async () => {
+    await started?.close();
+    started = undefined;
+  });
+
+  it('applies the defaults', () => {
+    const r = resolveLifecycleOptions(base);
+    expect(r).toMatchObject({ ...LIFECYCLE_DEFAULTS, appId: 'app-1', master: { host: '127.0.0.1', port: 1 } });
+    expect(r).toMatchObject({
+      host: '127.0.0.1',
+      port: 0,
+      replicate: true,
+      splitThreshold: 0,
+      maxFetchFailures: 4,
+      heartbeatIntervalMs: 5000,
+      reserveRetries: 3,
+      getReducerFileGroupTimeoutMs: 120_000,
+      authToken: '',
+    });
+    expect(r.onUnregisterAllMapOutput).toBeUndefined();
+  });
+
+  it('accepts the master as an address object', () => {
+    expect(resolveLifecycleOptions({ ...base, master: { host: 'm', port: 1 } }).master).toEqual({ host: 'm', port: 1 });
+  });
+
+  const bad: [string, Record<string, unknown>][] = [
+    ['appId', { appId: '' }],
+    ['appId', { appId: 7 }],
+    ['appId', { appId: undefined }],
+    ['master', { master: 'no-port' }],
+    ['master', { master: 'host:0' }],
+    ['master', { master: { host: 'h', port: 70000 } }],
+    ['master', { master: undefined }],
+    ['host', { host: '' }],
+    ['port', { port: -1 }],
+    ['port', { port: 65536 }],
+    ['port', { port: 1.5 }],
+    ['replicate', { replicate: 'yes' }],
+    ['splitThreshold', { splitThreshold: -1 }],
+    ['maxFetchFailures', { maxFetchFailures: 0 }],
+    ['heartbeatIntervalMs', { heartbeatIntervalMs: 0 }],
+    ['heartbeatIntervalMs', { heartbeatIntervalMs: 2 ** 31 }],
+    ['reserveRetries', { reserveRetries: -1 }],
+    ['getReducerFileGroupTimeoutMs', { getReducerFileGroupTimeoutMs: 0 }],
+    ['authToken', { authToken: 5 }],
+    ['onUnregisterAllMapOutput', { onUnregisterAllMapOutput: 'fn' }],
+    ['reviveBatchWindowMs', { reviveBatchWindowMs: -1 }],
+    ['rpcTimeoutMs', { rpcTimeoutMs: 0 }],
+  ];
+  for (const [name, patch] of bad) {
+    it(`rejects a bad ${name}: ${JSON.stringify(patch)}`, () => {
+      const err = configErrorOf({ ...base, ...patch });
+      expect(isBraidError(err, ErrorCodes.CONFIG)).toBe(true);
+      expect(err.message).toContain(`options.${name} `);
+    });
+  }
+
+  it('start() validates before listening', async () => {
+    await expect(LifecycleManager.start({ ...base, appId: '' })).rejects.toMatchObject({ code: ErrorCodes.CONFIG });
+  });
+
+  it('start() listens on a loopback port and reports its address and appId', async () => {
+    started = await LifecycleManager.start({ ...base, heartbeatIntervalMs: 60_000 });
+    expect(started.appId).toBe('app-1');
+    expect(started.address.host).toBe('127.0.0.1');
+    expect(started.address.port).toBeGreaterThan(0);
+  });
+});
