@@ -12,7 +12,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { formatSize } from '../config/index.js';
+import { humanBytes } from './format.js';
 import { GetStatus, Role, asBraidError, parseAddress, type Address } from '../protocol/index.js';
 import { startStandalone, type StandaloneHandle } from '../server/standalone.js';
 import { connect } from '../transport/index.js';
@@ -118,8 +118,8 @@ async function wordcount(args: Args): Promise<number> {
 
 function summary(name: string, s: { bytes: number; records: number; validated: boolean; problems: string[] }, seconds: number): number {
   for (const p of s.problems) process.stderr.write(`problem: ${p}\n`);
-  const rate = formatSize(Math.round(s.bytes / seconds));
-  process.stdout.write(`${name}: ${formatSize(s.bytes)} (${s.records} records) in ${seconds.toFixed(1)} s, ${rate}/s, ${s.validated ? 'validated' : 'NOT validated'}\n`);
+  const rate = humanBytes(Math.round(s.bytes / seconds));
+  process.stdout.write(`${name}: ${humanBytes(s.bytes)} (${s.records} records) in ${seconds.toFixed(1)} s, ${rate}/s, ${s.validated ? 'validated' : 'NOT validated'}\n`);
   return s.validated ? 0 : 1;
 }
 
@@ -131,7 +131,7 @@ async function gensort(args: Args): Promise<number> {
   args.done();
   if (output === undefined) throw new Error('gensort needs --output file');
   await writeGensortFile(output, start, records, seed);
-  process.stdout.write(`gensort: ${records} records (${formatSize(records * RECORD_SIZE)}) written to ${output}\n`);
+  process.stdout.write(`gensort: ${records} records (${humanBytes(records * RECORD_SIZE)}) written to ${output}\n`);
   return 0;
 }
 

@@ -1,4 +1,4 @@
-import { formatSize } from '../config/index.js';
+import { humanBytes } from './format.js';
 
 /**
  * A progress bar per phase on stderr: redrawn in place on a terminal, a line
@@ -15,7 +15,7 @@ export class ProgressBar {
 
   update(done: number, total: number, bytes: number): void {
     const fraction = total === 0 ? 1 : done / total;
-    const text = `${this.label.padEnd(7)} ${done}/${total} tasks  ${formatSize(bytes)}`;
+    const text = `${this.label.padEnd(7)} ${done}/${total} tasks  ${humanBytes(bytes)}`;
     if (this.out.isTTY) {
       const now = Date.now();
       if (now - this.lastDraw < 100 && done < total) return;
