@@ -58,6 +58,13 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       if (message.type === MessageType.RpcRequest) router.dispatch(message, conn);
       else notServed(message, conn);
     },
+  }).catch((err: unknown) => {
+    // EADDRINUSE, EADDRNOTAVAIL, EACCES: all mean the host/port options do not fit this machine.
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new BraidError(ErrorCodes.CONFIG, `cannot listen on options.host:options.port ${opts.host}:${opts.port}: ${reason}`, {
+      retriable: false,
+      cause: err,
+    });
   });
   const address = server.address;
   const service = new MasterService(opts, address);
