@@ -28,3 +28,13 @@ export { BraidError, ErrorCodes, isBraidError, type ErrorCode } from './protocol
 export { PushStatus, pushStatusName, type PushStatusCode } from './protocol/status.js';
 export { ALL_MAPS } from './protocol/types.js';
 export { parseAddress, type Address, type PartitionLocation } from './protocol/control/common.js';
+
+// Engine adapters.
+export {
+  SparkShuffleManager,
+  SparkShuffleExecutor,
+  FetchFailedError,
+  type SparkEngine,
+  type ShuffleHandle,
+  type ShuffleWriter,
+} from './engines/spark-shuffle-manager.js';

@@ -199,7 +199,13 @@ export class ShuffleClient {
    * the maps in [startMapIndex, endMapIndex), decompressed, exactly once.
    * Waits until the shuffle's stage has ended.
    */
-  async *readPartition(shuffleId: number, partitionId: number, startMapIndex = 0, endMapIndex = ALL_MAPS): AsyncGenerator<Buffer> {
+  async *readPartition(
+    shuffleId: number,
+    partitionId: number,
+    startMapIndex = 0,
+    endMapIndex = ALL_MAPS,
+    options: { stageAttemptId?: number } = {},
+  ): AsyncGenerator<Buffer> {
     const lm = await this.lm();
     const res = await lm.call(GetReducerFileGroup, { shuffleId, startPartition: partitionId, endPartition: partitionId + 1 }, this.options.fetchTimeoutMs);
     const group = res.partitions.find((p) => p.partitionId === partitionId);
@@ -211,7 +217,7 @@ export class ShuffleClient {
         lm: () => this.lm(),
         fetchAhead: this.options.fetchAhead,
         fetchTimeoutMs: this.options.fetchTimeoutMs,
-        stageAttemptId: this.options.stageAttemptId,
+        stageAttemptId: options.stageAttemptId ?? this.options.stageAttemptId,
       },
       { shuffleId, partitionId, startMapIndex, endMapIndex, group, mapAttempts: res.mapAttempts },
     );
