@@ -44,13 +44,14 @@ export class FrameDecoder {
   private type = 0;
   private headerLength = 0;
   private payload: Buffer | undefined;
+  private payloadLength = 0;
   private payloadFill = 0;
 
   constructor(private readonly limits: DecoderLimits = DEFAULT_DECODER_LIMITS) {}
 
-  /** Bytes held for an incomplete frame (for memory accounting). */
+  /** Bytes held for an incomplete frame, including the gather buffer's full size (for memory accounting). */
   get buffered(): number {
-    return this.preludeFill + this.payloadFill;
+    return this.preludeFill + (this.payload?.length ?? 0);
   }
 
   push(chunk: Buffer, onFrame: (frame: RawFrame) => void): void {
@@ -91,8 +92,18 @@ export class FrameDecoder {
           this.beginGather(payloadLength);
           continue;
         }
-        // State.Payload: gathering a frame that spans chunks.
-        const payload = this.payload!;
+        // State.Payload: the prelude is known, the payload is not complete yet.
+        if (this.payload === undefined) {
+          // Nothing of the payload arrived yet: if this chunk holds all of it, hand out a view.
+          if (end - at >= this.payloadLength) {
+            this.state = State.Prelude;
+            this.emit(chunk, at, this.payloadLength, onFrame);
+            at += this.payloadLength;
+            continue;
+          }
+          this.payload = Buffer.allocUnsafe(this.payloadLength);
+        }
+        const payload = this.payload;
         const take = Math.min(payload.length - this.payloadFill, end - at);
         chunk.copy(payload, this.payloadFill, at, at + take);
         this.payloadFill += take;
@@ -125,8 +136,10 @@ export class FrameDecoder {
     return total;
   }
 
+  /** Waits for the rest of a frame; the gather buffer is allocated only if the payload really spans chunks. */
   private beginGather(payloadLength: number): void {
-    this.payload = Buffer.allocUnsafe(payloadLength);
+    this.payload = undefined;
+    this.payloadLength = payloadLength;
     this.payloadFill = 0;
     this.state = State.Payload;
   }
