@@ -8,6 +8,9 @@ export {
   DEFAULT_FLUSH_THRESHOLD,
   type PartitionWriterOptions,
   type CommittedFile,
+  MAX_OPEN_WRITER_FILES,
+  setMaxOpenWriterFiles,
+  openWriterFileCount,
 } from './partition-writer.js';
 export { appDir, shuffleDir, deleteShuffle, deleteApp, checkPathSegment } from './files.js';
 export { MetaStore, defaultMetaPath, type CommittedRecord, type CommittedEntry } from './meta-store.js';

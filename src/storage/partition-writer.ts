@@ -61,11 +61,34 @@ export interface CommittedFile {
 
 type State = 'open' | 'committing' | 'committed' | 'destroyed';
 
+/**
+ * Writers keep their file open between flushes only while fewer than this
+ * many writer files are open in the process; past it, an idle writer closes
+ * its file after each write and opens it again for the next. A worker with
+ * tens of thousands of partitions then stays under the process's descriptor
+ * limit.
+ */
+export const MAX_OPEN_WRITER_FILES = 4096;
+let maxOpenWriterFiles = MAX_OPEN_WRITER_FILES;
+let openWriterFiles = 0;
+
+/** Changes the limit (tests, or a worker with a known descriptor budget). */
+export function setMaxOpenWriterFiles(n: number): void {
+  positive(n, 'maxOpenWriterFiles');
+  maxOpenWriterFiles = n;
+}
+
+/** Writer files open right now (for tests and status). */
+export function openWriterFileCount(): number {
+  return openWriterFiles;
+}
+
 export class PartitionWriter {
   readonly path: string;
   readonly fileName: string;
   readonly dir: DataDir;
-  private readonly fh: FileHandle;
+  private fh: FileHandle | undefined;
+  private opening: Promise<FileHandle> | undefined;
   private readonly memory: MemoryTracker;
   private readonly chunkSize: number;
   private readonly flushThreshold: number;
@@ -89,7 +112,7 @@ export class PartitionWriter {
   private commitResult: Promise<CommittedFile> | undefined;
   private destroying: Promise<void> | undefined;
 
-  private constructor(opts: PartitionWriterOptions, path: string, fileName: string, fh: FileHandle) {
+  private constructor(opts: PartitionWriterOptions, path: string, fileName: string, fh: FileHandle | undefined) {
     this.dir = opts.dir;
     this.path = path;
     this.fileName = fileName;
@@ -124,7 +147,33 @@ export class PartitionWriter {
         cause: err,
       });
     }
-    return new PartitionWriter(opts, path, fileName, fh);
+    if (openWriterFiles < maxOpenWriterFiles) {
+      openWriterFiles++;
+      return new PartitionWriter(opts, path, fileName, fh);
+    }
+    await fh.close();
+    return new PartitionWriter(opts, path, fileName, undefined);
+  }
+
+  /** The open file, opened again if it was closed to save descriptors. */
+  private handle(): Promise<FileHandle> {
+    if (this.fh !== undefined) return Promise.resolve(this.fh);
+    this.opening ??= open(this.path, 'r+').then((fh) => {
+      openWriterFiles++;
+      this.fh = fh;
+      this.opening = undefined;
+      return fh;
+    });
+    return this.opening;
+  }
+
+  /** Closes an idle file when too many writer files are open. */
+  private maybeRelease(): void {
+    if (openWriterFiles <= maxOpenWriterFiles || this.pendingBytes > 0 || this.inFlightBytes > 0 || this.fh === undefined) return;
+    const fh = this.fh;
+    this.fh = undefined;
+    openWriterFiles--;
+    this.lastWrite = this.lastWrite.then(() => fh.close());
   }
 
   /** Total bytes appended; the file's size once everything is flushed. */
@@ -194,10 +243,13 @@ export class PartitionWriter {
     this.dir.noteAllocated(bytes);
     // The flusher completes a file's jobs in order, so the last one settling
     // means all earlier ones have.
-    this.lastWrite = this.dir.flusher.write(this.fh, buffers, position).then(
+    this.lastWrite = this.handle()
+      .then((fh) => this.dir.flusher.write(fh, buffers, position))
+      .then(
       () => {
         this.inFlightBytes -= bytes;
         this.memory.release(bytes);
+        this.maybeRelease();
       },
       (err: unknown) => {
         this.inFlightBytes -= bytes;
@@ -224,7 +276,7 @@ export class PartitionWriter {
     this.state = 'committing';
     await this.flush();
     try {
-      if (this.fsyncOnCommit) await this.fh.sync();
+      if (this.fsyncOnCommit) await (await this.handle()).sync();
       await this.close();
     } catch (err) {
       throw this.fail(err);
@@ -262,7 +314,13 @@ export class PartitionWriter {
   private async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.fh.close();
+    await this.opening?.catch(() => undefined);
+    const fh = this.fh;
+    this.fh = undefined;
+    if (fh !== undefined) {
+      openWriterFiles--;
+      await fh.close();
+    }
   }
 
   private dropPending(): void {
