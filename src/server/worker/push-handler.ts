@@ -102,7 +102,9 @@ export class PushHandler {
     if (entry === undefined) return PushStatus.FAIL_UNKNOWN_LOCATION;
     if (batch.length < BATCH_HEADER_SIZE || batch.readUInt32BE(12) !== batch.length - BATCH_HEADER_SIZE) return PushStatus.FAIL_CORRUPT;
     if (entry.committed !== undefined || entry.committing !== undefined) {
-      return shuffle.mapEnded(batch.readUInt32BE(0)) ? PushStatus.MAP_ENDED : PushStatus.FAIL_LOCATION_COMMITTED;
+      // MAP_ENDED only for the attempt that won: any other attempt revives, and the
+      // LifecycleManager decides (MAP_ENDED, or a new epoch after a stage retry).
+      return shuffle.isWinner(batch.readUInt32BE(0), batch.readUInt32BE(4)) ? PushStatus.MAP_ENDED : PushStatus.FAIL_LOCATION_COMMITTED;
     }
     if (this.shuttingDown) return PushStatus.HARD_SPLIT;
     const writer = entry.writer;

@@ -40,10 +40,10 @@ export class ShuffleState {
     return this.files.get(locationFileName(partitionId, epoch, mode));
   }
 
-  /** True when the map already has a winning attempt: late pushes of it are dropped. */
-  mapEnded(mapId: number): boolean {
+  /** True when `attemptId` is the committed winner of `mapId`: its late pushes are dropped. */
+  isWinner(mapId: number, attemptId: number): boolean {
     const a = this.mapAttempts;
-    return a !== undefined && mapId < a.length && a[mapId]! >= 0;
+    return a !== undefined && mapId < a.length && a[mapId] === attemptId;
   }
 }
 
