@@ -23,6 +23,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(describeOptions(role) + '\n');
     return 0;
   }
+  // Listen for the stop signals before starting: one that arrives during
+  // startup stops the role as soon as it is up, instead of killing the
+  // process half-started (and leaving, e.g., a standalone's temporary data).
+  const stopSignal = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   let running: RunningRole;
   try {
     const input = { argv: flags, env: process.env };
@@ -38,14 +45,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   process.stdout.write(`braid ${role} ready ${JSON.stringify(running.ready)}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      process.stderr.write(`braid ${role}: ${signal}, stopping\n`);
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  const signal = await stopSignal;
+  process.stderr.write(`braid ${role}: ${signal}, stopping\n`);
   await running.close();
   return 0;
 }

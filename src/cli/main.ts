@@ -10,10 +10,10 @@
  * Without --master, jobs run on an embedded standalone cluster (a master and
  * --workers workers, replication on) whose data lives in a temporary directory.
  */
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { humanBytes } from './format.js';
-import { GetStatus, Role, asBraidError, parseAddress, type Address } from '../protocol/index.js';
+import { BraidError, ErrorCodes, GetStatus, Role, asBraidError, parseAddress, type Address } from '../protocol/index.js';
 import { startStandalone, type StandaloneHandle } from '../server/standalone.js';
 import { connect } from '../transport/index.js';
 import { RECORD_SIZE, writeGensortFile } from '../jobs/data/index.js';
@@ -33,13 +33,39 @@ interface Cluster {
   close(): Promise<void>;
 }
 
-async function cluster(args: Args): Promise<Cluster> {
+/** Set once SIGINT/SIGTERM is removing an embedded cluster; that handler ends the process. */
+let interrupted = false;
+
+/**
+ * Reads --master and --workers and returns how to get the cluster; it starts
+ * only when called, after args.done() has rejected unknown options (an
+ * embedded cluster started first would be left behind by the error).
+ */
+function clusterFrom(args: Args): () => Promise<Cluster> {
   const master = args.string('master');
   const workers = args.int('workers', 2, 1, 16);
-  if (master !== undefined) return { master: parseAddress(master), close: async () => {} };
-  const embedded: StandaloneHandle = await startStandalone({ workers });
-  process.stderr.write(`embedded cluster: master ${embedded.masterAddress.host}:${embedded.masterAddress.port}, ${workers} workers, data in ${embedded.dataDir}\n`);
-  return { master: embedded.masterAddress, close: () => embedded.close() };
+  const address = master === undefined ? undefined : parseAddress(master);
+  return async () => {
+    if (address !== undefined) return { master: address, close: async () => {} };
+    const embedded: StandaloneHandle = await startStandalone({ workers });
+    process.stderr.write(`embedded cluster: master ${embedded.masterAddress.host}:${embedded.masterAddress.port}, ${workers} workers, data in ${embedded.dataDir}\n`);
+    // Ctrl-C must not leave the embedded cluster's data (up to twice the job's size) in the temporary directory.
+    const onSignal = (signal: NodeJS.Signals): void => {
+      interrupted = true;
+      process.stderr.write(`braid: ${signal}, removing the embedded cluster\n`);
+      void embedded.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    return {
+      master: embedded.masterAddress,
+      close: async () => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await embedded.close();
+      },
+    };
+  };
 }
 
 function progress(): (phase: Phase, done: number, total: number, bytes: number) => void {
@@ -70,10 +96,15 @@ async function terasort(args: Args): Promise<number> {
   const seed = args.int('seed', 1, 0, 2 ** 31);
   const replicate = args.bool('replicate', true);
   const processes = args.int('processes', 2, 1, 64);
-  const compression = (args.string('compression') ?? 'lz4') as 'lz4' | 'zstd' | 'none';
-  const files = input === undefined ? undefined : await inputFiles(input);
-  const c = await cluster(args);
+  const compression = args.string('compression') ?? 'lz4';
+  const startCluster = clusterFrom(args);
   args.done();
+  // Checked here, not first in the task processes, where it would only show as a task process that failed to start.
+  if (compression !== 'lz4' && compression !== 'zstd' && compression !== 'none') {
+    throw new BraidError(ErrorCodes.CONFIG, `--compression: expected lz4, zstd or none, got "${compression}"`);
+  }
+  const files = input === undefined ? undefined : await inputFiles(input);
+  const c = await startCluster();
   try {
     const totalRecords = files ? files.reduce((s, f) => s + f.records, 0) : Math.floor(size / RECORD_SIZE);
     const result = await runJob({
@@ -98,8 +129,9 @@ async function wordcount(args: Args): Promise<number> {
   const maps = args.int('maps', 4);
   const reduces = args.int('reduces', 4);
   const processes = args.int('processes', 2, 1, 64);
-  const c = await cluster(args);
+  const startCluster = clusterFrom(args);
   args.done();
+  const c = await startCluster();
   try {
     const result = await runJob({
       job: 'wordcount',
@@ -129,7 +161,10 @@ async function gensort(args: Args): Promise<number> {
   const seed = args.int('seed', 1, 0, 2 ** 31);
   const start = args.int('start', 0, 0, Number.MAX_SAFE_INTEGER);
   args.done();
+  if (records === 0) throw new BraidError(ErrorCodes.CONFIG, 'gensort needs --records N');
   if (output === undefined) throw new Error('gensort needs --output file');
+  // The output usually goes into a new input directory for `terasort --input` (as in the README).
+  await mkdir(dirname(output), { recursive: true });
   await writeGensortFile(output, start, records, seed);
   process.stdout.write(`gensort: ${records} records (${humanBytes(records * RECORD_SIZE)}) written to ${output}\n`);
   return 0;
@@ -162,8 +197,12 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => {
+    if (!interrupted) process.exit(code);
+  },
   (err: unknown) => {
+    // A job failing because a signal is tearing its cluster down is not news; the signal handler exits.
+    if (interrupted) return;
     const e = asBraidError(err);
     process.stderr.write(`braid: ${e.code}: ${e.message}\n`);
     process.exit(1);

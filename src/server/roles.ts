@@ -65,8 +65,15 @@ function watchWorker(m: Metrics, worker: WorkerHandle): void {
   });
 }
 
-async function http(host: string, port: number, metrics: Metrics[], status: () => unknown): Promise<HttpServerHandle | undefined> {
-  return port < 0 ? undefined : startHttpServer({ host, port, metrics, status });
+/** Starts the HTTP side; if it cannot (port taken), stops the role already running so nothing is left behind. */
+async function http(host: string, port: number, metrics: Metrics[], status: () => unknown, stopRole: () => Promise<void>): Promise<HttpServerHandle | undefined> {
+  if (port < 0) return undefined;
+  try {
+    return await startHttpServer({ host, port, metrics, status });
+  } catch (err) {
+    await stopRole().catch(() => undefined);
+    throw err;
+  }
 }
 
 function withHttp(ready: Record<string, string | string[]>, h: HttpServerHandle | undefined) {
@@ -77,7 +84,7 @@ export async function runMaster(c: MasterConfig): Promise<RunningRole> {
   const master = await startMaster({ ...masterOptions(c), host: c.host });
   const metrics = createMetrics('master');
   watchMaster(metrics, master);
-  const h = await http(c.host, c.httpPort, [metrics], () => master.status());
+  const h = await http(c.host, c.httpPort, [metrics], () => master.status(), () => master.close());
   return {
     ready: withHttp({ master: addressKey(master.address) }, h),
     async close() {
@@ -91,7 +98,7 @@ export async function runWorker(c: WorkerConfig): Promise<RunningRole> {
   const metrics = createMetrics('worker');
   const worker = await startWorker({ ...workerOptions(c), host: c.host, port: c.port, master: c.master, dataDirs: [...c.dataDirs] }, { metrics: promWorkerMetrics(metrics) });
   watchWorker(metrics, worker);
-  const h = await http(c.host, c.httpPort, [metrics], () => worker.status());
+  const h = await http(c.host, c.httpPort, [metrics], () => worker.status(), () => worker.close());
   return {
     ready: withHttp({ worker: addressKey(worker.address) }, h),
     async close() {
@@ -108,6 +115,7 @@ export async function runStandalone(c: StandaloneConfig): Promise<RunningRole> {
   const cluster = await startStandalone({
     workers: c.workers,
     dataDir: c.dataDir,
+    dataDirs: c.dataDirs,
     host: c.host,
     master: masterOptions(c),
     worker: workerOptions(c),
@@ -115,12 +123,21 @@ export async function runStandalone(c: StandaloneConfig): Promise<RunningRole> {
   });
   watchMaster(masterMetrics, cluster.master);
   cluster.workers.forEach((w, i) => watchWorker(workerMetrics[i]!, w));
-  const h = await http(c.host, c.httpPort, [masterMetrics, ...workerMetrics], () => ({
-    master: cluster.master.status(),
-    workers: cluster.workers.map((w) => w.status()),
-  }));
+  const h = await http(
+    c.host,
+    c.httpPort,
+    [masterMetrics, ...workerMetrics],
+    () => ({
+      master: cluster.master.status(),
+      workers: cluster.workers.map((w) => w.status()),
+    }),
+    () => cluster.close(),
+  );
   return {
-    ready: withHttp({ master: addressKey(cluster.masterAddress), workers: cluster.workers.map((w) => addressKey(w.address)), dataDir: cluster.dataDir }, h),
+    ready: withHttp(
+      { master: addressKey(cluster.masterAddress), workers: cluster.workers.map((w) => addressKey(w.address)), dataDir: cluster.dataDir, dataDirs: [...cluster.dataDirs] },
+      h,
+    ),
     async close() {
       await h?.close();
       await cluster.close();

@@ -10,6 +10,11 @@ export interface StandaloneOptions {
   workers?: number;
   /** Root of every worker's data; default a new temporary directory, removed on close. */
   dataDir?: string;
+  /**
+   * Disks shared by the workers instead of one root: worker i stores under
+   * `<disk>/worker-i` on every one of them. Not removed on close.
+   */
+  dataDirs?: readonly string[];
   host?: string;
   master?: Omit<MasterOptions, 'host'>;
   worker?: Omit<WorkerOptions, 'host' | 'master' | 'dataDirs'>;
@@ -21,40 +26,48 @@ export interface StandaloneHandle {
   readonly master: MasterHandle;
   readonly workers: readonly WorkerHandle[];
   readonly masterAddress: Address;
+  /** The first (usually only) root of the workers' data. */
   readonly dataDir: string;
+  /** Every root: the dataDirs given, or [dataDir]. */
+  readonly dataDirs: readonly string[];
   close(): Promise<void>;
 }
 
-/** A master and N workers in this process, on loopback, with data under one directory. */
+/** A master and N workers in this process, on loopback, with data under one directory (or under each of dataDirs). */
 export async function startStandalone(options: StandaloneOptions = {}): Promise<StandaloneHandle> {
   const host = options.host ?? '127.0.0.1';
   const count = options.workers ?? 2;
-  const ownDir = options.dataDir === undefined || options.dataDir === '';
-  const dataDir = ownDir ? await mkdtemp(join(tmpdir(), 'braid-standalone-')) : options.dataDir!;
-  const master = await startMaster({ ...options.master, host });
+  const disks = options.dataDirs ?? [];
+  const ownDir = disks.length === 0 && (options.dataDir === undefined || options.dataDir === '');
+  const roots = disks.length > 0 ? [...disks] : [ownDir ? await mkdtemp(join(tmpdir(), 'braid-standalone-')) : options.dataDir!];
+  const dataDir = roots[0]!;
+  let master: MasterHandle | undefined;
   const workers: WorkerHandle[] = [];
   try {
+    master = await startMaster({ ...options.master, host });
     for (let i = 0; i < count; i++) {
-      const dir = join(dataDir, `worker-${i}`);
-      await mkdir(dir, { recursive: true });
-      workers.push(await startWorker({ diskReserve: 0, ...options.worker, host, master: master.address, dataDirs: [dir] }, options.workerDeps?.()));
+      const dirs = roots.map((root) => join(root, `worker-${i}`));
+      for (const dir of dirs) await mkdir(dir, { recursive: true });
+      workers.push(await startWorker({ diskReserve: 0, ...options.worker, host, master: master.address, dataDirs: dirs }, options.workerDeps?.()));
     }
   } catch (err) {
     await Promise.all(workers.map((w) => w.close()));
-    await master.close();
+    await master?.close();
     if (ownDir) await rm(dataDir, { recursive: true, force: true });
     throw err;
   }
+  const started = master;
   let closing: Promise<void> | undefined;
   return {
-    master,
+    master: started,
     workers,
-    masterAddress: master.address,
+    masterAddress: started.address,
     dataDir,
+    dataDirs: roots,
     close() {
       closing ??= (async () => {
         await Promise.all(workers.map((w) => w.close()));
-        await master.close();
+        await started.close();
         if (ownDir) await rm(dataDir, { recursive: true, force: true });
       })();
       return closing;

@@ -1,3 +1,4 @@
+import { rm, stat } from 'node:fs/promises';
 import {
   BraidError,
   CommitFiles,
@@ -10,7 +11,15 @@ import {
   type FileId,
   type ReservedFile,
 } from '../../protocol/index.js';
-import { PartitionWriter, deleteShuffle, type DataDirs, type MemoryTracker, type MetaStore } from '../../storage/index.js';
+import {
+  PartitionWriter,
+  checkPathSegment,
+  deleteShuffle,
+  type DataDirs,
+  type MapRangeSorter,
+  type MemoryTracker,
+  type MetaStore,
+} from '../../storage/index.js';
 import type { Connection, RpcRouter } from '../../transport/index.js';
 import type { ChunkCache } from './chunk-cache.js';
 import type { ResolvedWorkerOptions } from './options.js';
@@ -34,6 +43,7 @@ export class ControlHandlers {
     private readonly memory: MemoryTracker,
     private readonly meta: MetaStore,
     private readonly cache: ChunkCache,
+    private readonly sorter: MapRangeSorter,
     private readonly options: ResolvedWorkerOptions,
   ) {}
 
@@ -62,6 +72,8 @@ export class ControlHandlers {
 
   /** Creates a writer for every file, or none: a failure destroys what this call created. */
   async reserve(appId: string, shuffleId: number, files: ReservedFile[], splitThreshold: number): Promise<Record<string, never>> {
+    // Checked before the shuffle is registered: a refused appId must leave no entry behind.
+    checkPathSegment(appId, 'appId');
     const shuffle = this.registry.getOrCreate(appId, shuffleId);
     const created: FileEntry[] = [];
     try {
@@ -138,12 +150,29 @@ export class ControlHandlers {
     return entry.committing;
   }
 
+  /** Commits every file still open (at shutdown): closes it and persists it, so a restarted worker serves it. */
+  async commitOpen(): Promise<void> {
+    const commits: Promise<unknown>[] = [];
+    for (const s of this.registry.all()) {
+      for (const e of s.files.values()) {
+        if (e.committed === undefined && e.writer !== undefined) commits.push(this.commitFile(s, e, s.mapAttempts ?? []).catch(() => undefined));
+      }
+    }
+    await Promise.all(commits);
+  }
+
   private async destroyFile(shuffle: ShuffleState, fileName: string): Promise<void> {
     const entry = shuffle.files.get(fileName);
     if (entry === undefined) return;
     shuffle.files.delete(fileName);
     await entry.writer?.destroy();
-    if (entry.committed) this.cache.dropPrefix(entry.committed.path);
+    // A committed file has no writer any more: remove it, its sorted copy and its cached chunks here.
+    const committed = entry.committed;
+    if (committed) {
+      this.cache.dropPrefix(committed.path);
+      await this.sorter.forget(committed.path);
+      await rm(committed.path, { force: true });
+    }
   }
 
   /** Deletes every file of a shuffle, its metadata and its cached chunks. */
@@ -151,7 +180,12 @@ export class ControlHandlers {
     const shuffle = this.registry.delete(key);
     if (shuffle === undefined) return;
     await Promise.all([...shuffle.files.values()].map((e) => e.writer?.destroy()));
-    for (const e of shuffle.files.values()) if (e.committed) this.cache.dropPrefix(e.committed.path);
+    // Cached chunks and sort indexes are keyed by path: a shuffle id used again must not find them.
+    for (const e of shuffle.files.values()) {
+      if (e.committed === undefined) continue;
+      this.cache.dropPrefix(e.committed.path);
+      this.sorter.forgetPrefix(e.committed.path);
+    }
     await Promise.all([deleteShuffle(this.dataDirs, shuffle.appId, shuffle.shuffleId), this.meta.deleteShuffle(shuffle.appId, shuffle.shuffleId)]);
   }
 
@@ -162,7 +196,11 @@ export class ControlHandlers {
       const shuffle = this.registry.getOrCreate(appId, shuffleId);
       const m = /^(\d+)-(\d+)-(primary|replica)$/.exec(fileName);
       if (m === null) continue;
-      if (record.mapAttempts) shuffle.mapAttempts = record.mapAttempts;
+      // A destroyed file may keep its record (the store deletes per shuffle only): serve only what is there.
+      const size = await stat(record.path).then((st) => st.size, () => -1);
+      if (size !== record.bytes) continue;
+      // A commit without map attempts (a retry, a shutdown) records none; it must not erase the winners.
+      if (record.mapAttempts && record.mapAttempts.length > 0) shuffle.mapAttempts = record.mapAttempts;
       shuffle.files.set(fileName, {
         fileName,
         partitionId: Number(m[1]),

@@ -51,6 +51,15 @@ export class MasterLink {
     return this.beating;
   }
 
+  /**
+   * A beat that starts after this call, not one already in flight: it
+   * carries state that changed just before (shutting down).
+   */
+  async beatAfterCurrent(): Promise<void> {
+    await this.beating;
+    await this.beat();
+  }
+
   private async doBeat(): Promise<void> {
     if (this.stopped) return;
     const o = this.options;

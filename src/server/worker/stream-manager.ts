@@ -94,7 +94,9 @@ export class StreamManager {
     try {
       const offset = stream.chunkOffsets[chunkIndex]!;
       const length = stream.chunkOffsets[chunkIndex + 1]! - offset;
-      const key = `${stream.path}@${offset}`;
+      // Keyed by length too: range streams of one sorted file cut chunks at
+      // different ends, so two chunks can start at the same offset.
+      const key = `${stream.path}@${offset}+${length}`;
       let chunk = this.cache.get(key);
       this.metrics.cache(chunk !== undefined);
       if (chunk === undefined) {

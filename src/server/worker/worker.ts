@@ -19,7 +19,7 @@ export interface WorkerHandle {
   /** Bytes of pushed data held in memory right now, and the peak since start. */
   memory(): { held: number; peak: number; pauses: number; paused: boolean };
   status(): WorkerStatus;
-  /** Graceful stop: new pushes get HARD_SPLIT, buffered data is flushed, metadata persisted. */
+  /** Graceful stop: new pushes get HARD_SPLIT, buffered data is flushed, files still open are committed and persisted. */
   close(): Promise<void>;
 }
 
@@ -54,9 +54,9 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
       for (const w of registry.writers()) if (w.bytesBuffered > 0) void w.flush().catch(() => undefined);
     },
   });
-  const control = new ControlHandlers(registry, dataDirs, memory, meta, cache, o);
-  await control.reload();
   const sorter = new MapRangeSorter({ maxThreads: o.sortThreads, maxQueue: 64 });
+  const control = new ControlHandlers(registry, dataDirs, memory, meta, cache, sorter, o);
+  await control.reload();
   const replicator = new Replicator({ authToken: o.authToken, timeoutMs: o.replicaTimeoutMs, backoffMs: o.deadPeerBackoffMs });
   const push = new PushHandler(registry, dataDirs, replicator, { hardSplitLimit: o.hardSplitLimit }, metrics);
   const streams = new StreamManager(registry, sorter, cache, { chunkSize: o.chunkSize, maxChunksInFlight: o.maxChunksInFlight }, metrics);
@@ -132,13 +132,15 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
       closing ??= (async () => {
         push.shuttingDown = true;
         // Tell the master first so no new slots land here, then drain what is buffered.
-        await link?.beat();
+        await link?.beatAfterCurrent();
         const flushes: Promise<void>[] = [];
         for (const w of registry.writers()) flushes.push(w.flush().catch(() => undefined));
         for (const s of registry.all()) for (const f of s.files.values()) if (f.committing) flushes.push(f.committing.then(() => undefined, () => undefined));
         await Promise.all(flushes);
         await link?.stop();
         await server.close();
+        // No push can arrive any more: commit what is still open, so its files are closed and a restart serves them.
+        await control.commitOpen();
         await replicator.close();
         await sorter.close();
         await meta.close();

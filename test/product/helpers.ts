@@ -1,0 +1,172 @@
+/**
+ * Product-level fixture: the real entry points (dist/server.js,
+ * dist/cli/main.js, scripts/start.mjs) run as child processes, exactly as a
+ * user starts them. Every process a test starts is killed and every temporary
+ * directory removed by `cleanup()` (called from afterEach/afterAll), so a
+ * failing test leaves nothing running or on disk.
+ *
+ * The children run the compiled build: `npm test` (or `npx tsc -p .`) builds
+ * dist/ before vitest starts.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const SERVER = join(ROOT, 'dist', 'server.js');
+export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+export const START = join(ROOT, 'scripts', 'start.mjs');
+export const RECORD = 100;
+export const KEY = 10;
+
+if (!existsSync(SERVER) || !existsSync(CLI)) {
+  throw new Error(`no build in ${join(ROOT, 'dist')}: run \`npx tsc -p .\` (npm test does) before these tests`);
+}
+
+/** The test runner's environment without BRAID_* variables, so only the flags a test passes configure a child. */
+function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('BRAID_') && !k.startsWith('NODE_DEBUG')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A child process with its output collected as it arrives. */
+export class Proc {
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<Exit>;
+  private exit: Exit | undefined;
+
+  constructor(readonly child: ChildProcess, readonly label: string) {
+    child.stdout?.setEncoding('utf8').on('data', (s: string) => (this.stdout += s));
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => (this.stderr += s));
+    this.exited = new Promise<Exit>((resolve) => {
+      child.once('close', (code, signal) => {
+        this.exit = { code, signal };
+        resolve(this.exit);
+      });
+    });
+  }
+
+  get running(): boolean {
+    return this.exit === undefined;
+  }
+
+  /** Resolves once stdout or stderr matches; fails if the process exits first or time runs out. */
+  async waitFor(pattern: RegExp, timeoutMs = 30_000, stream: 'stdout' | 'stderr' = 'stdout'): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = this[stream].match(pattern);
+      if (m) return m;
+      if (!this.running) throw new Error(`${this.label} exited (${JSON.stringify(this.exit)}) before ${pattern}:\n${this.output()}`);
+      if (Date.now() > deadline) throw new Error(`${this.label}: no ${pattern} within ${timeoutMs} ms:\n${this.output()}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /** Sends `signal` and waits for the exit; fails (after a SIGKILL) if it takes longer than `timeoutMs`. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<Exit & { ms: number }> {
+    const started = Date.now();
+    if (this.running) this.child.kill(signal);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), timeoutMs)));
+    const result = await Promise.race([this.exited, late]);
+    clearTimeout(timer);
+    if (result === 'late') {
+      this.child.kill('SIGKILL');
+      await this.exited;
+      throw new Error(`${this.label} did not exit within ${timeoutMs} ms of ${signal}:\n${this.output()}`);
+    }
+    return { ...result, ms: Date.now() - started };
+  }
+
+  output(): string {
+    return `--- stdout\n${this.stdout.slice(-4000)}\n--- stderr\n${this.stderr.slice(-4000)}`;
+  }
+}
+
+const procs = new Set<Proc>();
+const dirs = new Set<string>();
+
+/** Starts `node <args>` in the repository root. */
+export function start(args: string[], label = args.slice(0, 2).join(' '), env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = new Proc(child, label);
+  procs.add(p);
+  void p.exited.then(() => procs.delete(p));
+  return p;
+}
+
+/** Runs `node <args>` to the end; SIGKILLs it and fails after `timeoutMs`. */
+export async function run(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<Exit & { stdout: string; stderr: string }> {
+  const p = start(args, args.slice(0, 2).join(' '), env);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), timeoutMs)));
+  const result = await Promise.race([p.exited, late]);
+  clearTimeout(timer);
+  if (result === 'late') {
+    p.child.kill('SIGKILL');
+    await p.exited;
+    throw new Error(`node ${args.join(' ')} did not finish within ${timeoutMs} ms:\n${p.output()}`);
+  }
+  return { ...result, stdout: p.stdout, stderr: p.stderr };
+}
+
+export type Ready = Record<string, unknown>;
+
+/** Starts a server role and waits for its `braid <role> ready {json}` line. */
+export async function server(role: 'master' | 'worker' | 'standalone', flags: string[], timeoutMs = 30_000): Promise<{ proc: Proc; ready: Ready }> {
+  const proc = start([SERVER, role, ...flags], `braid ${role}`);
+  const m = await proc.waitFor(new RegExp(`^braid ${role} ready (\\{.*\\})$`, 'm'), timeoutMs);
+  return { proc, ready: JSON.parse(m[1]!) as Ready };
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), `braid-product-${prefix}-`));
+  dirs.add(d);
+  return d;
+}
+
+/** Removes a directory the test did not make itself (e.g. one a server made) at cleanup. */
+export function removeLater(dir: string): void {
+  dirs.add(dir);
+}
+
+/** Kills every process still running (SIGKILL: a test that wanted a clean stop has already asserted it) and removes the directories. */
+export async function cleanup(): Promise<void> {
+  const alive = [...procs];
+  procs.clear();
+  for (const p of alive) if (p.running) p.child.kill('SIGKILL');
+  await Promise.all(alive.map((p) => p.exited));
+  const gone = [...dirs];
+  dirs.clear();
+  await Promise.all(gone.map((d) => rm(d, { recursive: true, force: true })));
+}
+
+/** GET on a role's HTTP port. */
+export async function get(http: unknown, path: string): Promise<{ status: number; type: string; body: string }> {
+  const res = await fetch(`http://${String(http)}${path}`);
+  return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text() };
+}
+
+/** The values of every sample `name{labels} value` of a Prometheus text whose labels include `labels`. */
+export function samples(text: string, name: string, labels: Record<string, string> = {}): number[] {
+  const out: number[] = [];
+  for (const line of text.split('\n')) {
+    const m = line.match(/^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/);
+    if (m === null || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) out.push(Number(m[3]));
+  }
+  return out;
+}
+
+export const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
