@@ -30,7 +30,13 @@ const USAGE = `usage:
 
 interface Cluster {
   master: Address;
+  authSecret: string;
   close(): Promise<void>;
+}
+
+/** The cluster secret: --auth-token, else BRAID_AUTH_TOKEN, else none (authentication off). */
+function authSecret(args: Args): string {
+  return args.string('auth-token') ?? process.env.BRAID_AUTH_TOKEN ?? '';
 }
 
 /** Set once SIGINT/SIGTERM is removing an embedded cluster; that handler ends the process. */
@@ -44,10 +50,11 @@ let interrupted = false;
 function clusterFrom(args: Args): () => Promise<Cluster> {
   const master = args.string('master');
   const workers = args.int('workers', 2, 1, 16);
+  const secret = authSecret(args);
   const address = master === undefined ? undefined : parseAddress(master);
   return async () => {
-    if (address !== undefined) return { master: address, close: async () => {} };
-    const embedded: StandaloneHandle = await startStandalone({ workers });
+    if (address !== undefined) return { master: address, authSecret: secret, close: async () => {} };
+    const embedded: StandaloneHandle = await startStandalone({ workers, master: { authToken: secret }, worker: { authToken: secret } });
     process.stderr.write(`embedded cluster: master ${embedded.masterAddress.host}:${embedded.masterAddress.port}, ${workers} workers, data in ${embedded.dataDir}\n`);
     // Ctrl-C must not leave the embedded cluster's data (up to twice the job's size) in the temporary directory.
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -59,6 +66,7 @@ function clusterFrom(args: Args): () => Promise<Cluster> {
     process.once('SIGTERM', onSignal);
     return {
       master: embedded.masterAddress,
+      authSecret: secret,
       close: async () => {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
@@ -113,6 +121,7 @@ async function terasort(args: Args): Promise<number> {
       numMaps: maps,
       numReduces: reduces,
       master: c.master,
+      authSecret: c.authSecret,
       processes,
       replicate,
       client: { compression },
@@ -139,6 +148,7 @@ async function wordcount(args: Args): Promise<number> {
       numMaps: maps,
       numReduces: reduces,
       master: c.master,
+      authSecret: c.authSecret,
       processes,
       onProgress: progress(),
     });
@@ -172,9 +182,10 @@ async function gensort(args: Args): Promise<number> {
 
 async function status(args: Args): Promise<number> {
   const master = args.string('master');
+  const token = authSecret(args);
   args.done();
   if (master === undefined) throw new Error('status needs --master host:port');
-  const conn = await connect(parseAddress(master), { role: Role.Admin });
+  const conn = await connect(parseAddress(master), { role: Role.Admin, token });
   try {
     const res = await conn.call(GetStatus, {});
     process.stdout.write(JSON.stringify(JSON.parse(res.json.toString('utf8')), null, 2) + '\n');

@@ -32,6 +32,10 @@ export async function connect(address: Address, options: ConnectOptions): Promis
     });
   });
   const conn = new Connection(socket, connOptions);
+  let closeReason: BraidError | undefined;
+  conn.once('close', (err) => {
+    closeReason = err;
+  });
   const ackPromise = awaitHandshakeFrame(conn, MessageType.HandshakeAck, timeoutMs);
   conn.send({ type: MessageType.Handshake, version: PROTOCOL_VERSION, role: options.role, appId: options.appId ?? '', token: options.token ?? '' });
   const ack = await ackPromise;
@@ -44,6 +48,11 @@ export async function connect(address: Address, options: ConnectOptions): Promis
   if (mismatch) {
     conn.close(mismatch);
     throw mismatch;
+  }
+  if (conn.isClosed) {
+    // Frames that followed the ack in the same read (e.g. a request, which
+    // this connection has no handler for yet) have already failed it.
+    throw closeReason ?? new BraidError(ErrorCodes.CONNECTION_CLOSED, `connection to ${address.host}:${address.port} closed right after the handshake`);
   }
   conn.peerRole = ack.role;
   conn.appId = options.appId ?? '';

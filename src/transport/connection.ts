@@ -91,6 +91,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private lastReceived = Date.now();
   private lastSent = Date.now();
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private lastCheck = 0;
   private drainWaiters: (() => void)[] = [];
   /** Set by the owner during the handshake phase to see the handshake frames. */
   onControlFrame: ((message: Message) => void) | undefined;
@@ -118,14 +119,23 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   startHeartbeats(intervalMs = this.options.heartbeatIntervalMs): void {
-    if (intervalMs <= 0 || this.heartbeatTimer) return;
+    // A closed connection must not get a timer: close() has already run and would never clear it.
+    if (intervalMs <= 0 || this.heartbeatTimer || this.closed) return;
     const tick = Math.max(10, Math.min(intervalMs, this.options.deadPeerTimeoutMs) / 2);
-    this.heartbeatTimer = setInterval(() => this.checkLiveness(intervalMs), tick);
+    this.lastCheck = Date.now();
+    this.heartbeatTimer = setInterval(() => this.checkLiveness(intervalMs, tick), tick);
     this.heartbeatTimer.unref();
   }
 
-  private checkLiveness(intervalMs: number): void {
+  private checkLiveness(intervalMs: number, tick: number): void {
     const now = Date.now();
+    // A tick far later than scheduled means our own event loop stalled (GC,
+    // CPU starvation, long synchronous work). Frames the peer sent meanwhile
+    // may still be unread and it could not hear our pings: that silence is
+    // ours, so it does not count against the peer.
+    const stalled = now - this.lastCheck - tick;
+    if (stalled > tick) this.lastReceived = Math.min(now, this.lastReceived + stalled);
+    this.lastCheck = now;
     if (!this.paused && now - this.lastReceived > this.options.deadPeerTimeoutMs) {
       this.close(new BraidError(ErrorCodes.PEER_DEAD, `no frame from ${this.remote} for ${now - this.lastReceived} ms`));
       return;
@@ -171,15 +181,24 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     await this.writable();
     if (this.closed) throw new BraidError(ErrorCodes.CONNECTION_CLOSED, `connection to ${this.remote} is closed`);
     const requestId = this.nextRequestId++;
+    // The timer closure must not capture `message`: that would pin its body
+    // (up to a whole push) in memory until the answer comes, long after it was written.
+    const what = messageName(message.type);
     const promise = new Promise<Response>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (this.pending.delete(requestId)) {
-          reject(new BraidError(ErrorCodes.TIMEOUT, `${messageName(message.type)} to ${this.remote} timed out after ${timeoutMs} ms`));
+          reject(new BraidError(ErrorCodes.TIMEOUT, `${what} to ${this.remote} timed out after ${timeoutMs} ms`));
         }
       }, timeoutMs);
       this.pending.set(requestId, { resolve, reject, timer });
     });
-    this.send({ ...message, requestId } as Message);
+    try {
+      this.send({ ...message, requestId } as Message);
+    } catch (err) {
+      // Nothing was written (encoding failed): drop the entry, or its timer or close() would reject a promise nobody holds.
+      forget(this.pending, requestId);
+      throw err;
+    }
     return promise;
   }
 
@@ -206,7 +225,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       }, timeoutMs);
       this.pendingChunks.set(key, { resolve, reject, timer });
     });
-    this.send({ type: MessageType.ChunkFetchRequest, streamId, chunkIndex });
+    try {
+      this.send({ type: MessageType.ChunkFetchRequest, streamId, chunkIndex });
+    } catch (err) {
+      forget(this.pendingChunks, key);
+      throw err;
+    }
     return promise;
   }
 
@@ -314,6 +338,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.socket.destroy();
     this.emit('close', error);
   }
+}
+
+function forget<K, T>(pending: Map<K, Pending<T>>, key: K): void {
+  const p = pending.get(key);
+  if (p === undefined) return;
+  clearTimeout(p.timer);
+  pending.delete(key);
 }
 
 function chunkKey(streamId: number, chunkIndex: number): string {

@@ -1,4 +1,4 @@
-import { addressKey, type Address } from '../protocol/index.js';
+import { BraidError, ErrorCodes, addressKey, type Address } from '../protocol/index.js';
 import { connect, type ConnectOptions } from './client.js';
 import type { Connection } from './connection.js';
 
@@ -13,6 +13,9 @@ export class ConnectionPool {
   constructor(private readonly options: ConnectOptions) {}
 
   get(address: Address): Promise<Connection> {
+    // After close() a get() must fail, not open a connection only to close it:
+    // callers retry on the closed connection they would get, forever.
+    if (this.closed) return Promise.reject(poolClosed());
     const key = addressKey(address);
     const existing = this.conns.get(key);
     if (existing) return existing;
@@ -21,11 +24,15 @@ export class ConnectionPool {
         conn.once('close', () => {
           if (this.conns.get(key) === opening) this.conns.delete(key);
         });
-        if (this.closed) conn.close();
+        if (this.closed) {
+          conn.close();
+          throw poolClosed();
+        }
         return conn;
       },
       (err: unknown) => {
-        this.conns.delete(key);
+        // Only our own entry: after evict() a newer connection may stand here.
+        if (this.conns.get(key) === opening) this.conns.delete(key);
         throw err;
       },
     );
@@ -47,4 +54,8 @@ export class ConnectionPool {
     this.conns.clear();
     await Promise.all(all.map((p) => p.then((c) => c.close(), () => undefined)));
   }
+}
+
+function poolClosed(): BraidError {
+  return new BraidError(ErrorCodes.CONNECTION_CLOSED, 'connection pool is closed', { retriable: false });
 }

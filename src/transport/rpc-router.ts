@@ -50,10 +50,14 @@ export class RpcRouter {
     }
     const requestId = message.requestId;
     const method = entry.method;
+    // Encoding the answer is a step of its own so that an answer the codec
+    // rejects also becomes an RpcFailure (not an unhandled rejection and a
+    // caller left waiting for its timeout).
     Promise.resolve()
       .then(() => entry.handler(request, conn))
+      .then((response) => encodeValue(method.response, response))
       .then(
-        (response) => void conn.reply({ type: MessageType.RpcResponse, requestId, method: method.id, body: encodeValue(method.response, response) }),
+        (body) => void conn.reply({ type: MessageType.RpcResponse, requestId, method: method.id, body }),
         (err: unknown) => void conn.replyFailure(requestId, err),
       );
   }

@@ -72,7 +72,9 @@ export class TransportServer {
         if (refusal) {
           conn.send({ ...ack, ok: false, code: refusal.code, message: refusal.message });
           socket.end();
-          setTimeout(() => conn.close(refusal), 1000).unref();
+          // Give the ack a moment to reach the peer, but leave no timer behind once the socket is gone.
+          const linger = setTimeout(() => conn.close(refusal), 1000).unref();
+          conn.once('close', () => clearTimeout(linger));
           return;
         }
         conn.peerRole = hs.role;

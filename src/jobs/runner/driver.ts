@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { LifecycleManager } from '../../client/lifecycle/index.js';
 import type { ShuffleClientOptions } from '../../client/options.js';
 import { BraidError, ErrorCodes, addressKey, type Address } from '../../protocol/index.js';
+import { applicationToken } from '../../transport/index.js';
 import type { JobSummary } from '../job.js';
 import { loadJob } from '../registry.js';
 import type { ChildMessage, DriverMessage, TaskMessage } from './messages.js';
@@ -27,6 +28,8 @@ export interface RunJobOptions {
   /** Map indexes that also get a speculative duplicate attempt, run at the same time. */
   speculativeMaps?: number[];
   replicate?: boolean;
+  /** The cluster secret when authentication is on: the job's LifecycleManager and clients use its application token. */
+  authSecret?: string;
   client?: Omit<ShuffleClientOptions, 'appId' | 'lifecycleManager'>;
   onProgress?(phase: Phase, done: number, total: number, bytes: number): void;
 }
@@ -53,12 +56,13 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const job = await loadJob(o.job);
   const appId = o.appId ?? `app-${process.pid}-${Date.now().toString(36)}`;
   const shuffleId = o.shuffleId ?? 0;
-  const lm = await LifecycleManager.start({ appId, master: o.master, ...(o.replicate === undefined ? {} : { replicate: o.replicate }) });
+  const authToken = o.authSecret ? applicationToken(o.authSecret, appId) : '';
+  const lm = await LifecycleManager.start({ appId, master: o.master, authToken, ...(o.replicate === undefined ? {} : { replicate: o.replicate }) });
   const slots: TaskSlot[] = [];
   const started = performance.now();
   try {
     const count = o.processes ?? 2;
-    const children = await Promise.all(Array.from({ length: count }, () => spawnTaskProcess(appId, lm.address, o.client ?? {})));
+    const children = await Promise.all(Array.from({ length: count }, () => spawnTaskProcess(appId, lm.address, { ...o.client, authToken })));
     for (const child of children) slots.push({ child, busy: 0 });
     const runner = new TaskRunner(slots, o.tasksPerProcess ?? 1, o.maxTaskAttempts ?? 2);
     const base = { job: o.job, shuffleId, numMaps: o.numMaps, numReduces: o.numReduces, params: o.params };

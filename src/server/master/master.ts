@@ -11,7 +11,7 @@ import {
   WorkerHeartbeat,
   type Address,
 } from '../../protocol/index.js';
-import { RpcRouter, TransportServer, tokenAuthenticator, type Connection, type InboundRequest } from '../../transport/index.js';
+import { RpcRouter, TransportServer, checkApplication, checkRole, clusterAuthenticator, type Connection, type InboundRequest } from '../../transport/index.js';
 import { resolveMasterOptions, type MasterOptions } from './options.js';
 import { MasterService } from './service.js';
 import type { MasterStatus } from './status.js';
@@ -23,6 +23,9 @@ export interface MasterHandle {
   /** Stops the timers and closes the server and every connection. Idempotent. */
   close(): Promise<void>;
 }
+
+/** Only workers (and operators' tools) may register and heartbeat as workers. */
+const WORKER_ROLES = [Role.Worker, Role.Admin] as const;
 
 /** How often silent workers and applications are looked for: often enough to notice within a fraction of the timeout. */
 function sweepPeriodMs(workerTimeoutMs: number, appTimeoutMs: number): number {
@@ -53,7 +56,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
     host: opts.host,
     port: opts.port,
     role: Role.Master,
-    ...(opts.authToken === '' ? {} : { authenticate: tokenAuthenticator(opts.authToken) }),
+    authenticate: clusterAuthenticator(opts.authToken),
     onRequest(message, conn) {
       if (message.type === MessageType.RpcRequest) router.dispatch(message, conn);
       else notServed(message, conn);
@@ -69,11 +72,26 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   const address = server.address;
   const service = new MasterService(opts, address);
   router
-    .on(RegisterWorker, (req) => service.registerWorker(req))
-    .on(WorkerHeartbeat, (req) => service.workerHeartbeat(req))
-    .on(RequestSlots, (req) => service.requestSlots(req))
-    .on(ApplicationHeartbeat, (req) => service.applicationHeartbeat(req))
-    .on(UnregisterShuffle, (req) => service.unregisterShuffle(req))
+    .on(RegisterWorker, (req, conn) => {
+      checkRole(conn, WORKER_ROLES, 'RegisterWorker');
+      return service.registerWorker(req);
+    })
+    .on(WorkerHeartbeat, (req, conn) => {
+      checkRole(conn, WORKER_ROLES, 'WorkerHeartbeat');
+      return service.workerHeartbeat(req);
+    })
+    .on(RequestSlots, (req, conn) => {
+      checkApplication(conn, req.appId);
+      return service.requestSlots(req);
+    })
+    .on(ApplicationHeartbeat, (req, conn) => {
+      checkApplication(conn, req.appId);
+      return service.applicationHeartbeat(req);
+    })
+    .on(UnregisterShuffle, (req, conn) => {
+      checkApplication(conn, req.appId);
+      return service.unregisterShuffle(req);
+    })
     .on(GetStatus, () => ({ json: Buffer.from(JSON.stringify(service.status())) }));
 
   const timer = setInterval(() => service.sweep(), sweepPeriodMs(opts.workerTimeoutMs, opts.appTimeoutMs));

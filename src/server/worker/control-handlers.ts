@@ -20,17 +20,10 @@ import {
   type MemoryTracker,
   type MetaStore,
 } from '../../storage/index.js';
-import type { Connection, RpcRouter } from '../../transport/index.js';
+import { checkApplication, type RpcRouter } from '../../transport/index.js';
 import type { ChunkCache } from './chunk-cache.js';
 import type { ResolvedWorkerOptions } from './options.js';
 import type { FileEntry, ShuffleRegistry, ShuffleState } from './shuffle-registry.js';
-
-/** Cluster-internal roles may manage any application's slots; others only their own. */
-function checkApp(conn: Connection, appId: string): void {
-  if (conn.appId !== '' && conn.appId !== appId) {
-    throw new BraidError(ErrorCodes.WRONG_APP, `connection of application ${conn.appId} may not manage ${appId}`);
-  }
-}
 
 /**
  * The worker's control RPCs: ReserveSlots (all or nothing), CommitFiles
@@ -50,21 +43,21 @@ export class ControlHandlers {
   register(router: RpcRouter): void {
     router
       .on(ReserveSlots, (req, conn) => {
-        checkApp(conn, req.appId);
+        checkApplication(conn, req.appId);
         return this.reserve(req.appId, req.shuffleId, req.files, req.splitThreshold);
       })
       .on(CommitFiles, (req, conn) => {
-        checkApp(conn, req.appId);
+        checkApplication(conn, req.appId);
         return this.commit(req.appId, req.shuffleId, req.files, req.mapAttempts);
       })
       .on(DestroySlots, async (req, conn) => {
-        checkApp(conn, req.appId);
+        checkApplication(conn, req.appId);
         const shuffle = this.registry.get(`${req.appId}-${req.shuffleId}`);
         if (shuffle) await Promise.all(req.files.map((f) => this.destroyFile(shuffle, locationFileName(f.partitionId, f.epoch, f.mode))));
         return {};
       })
       .on(UnregisterShuffle, async (req, conn) => {
-        checkApp(conn, req.appId);
+        checkApplication(conn, req.appId);
         await this.deleteShuffle(`${req.appId}-${req.shuffleId}`);
         return {};
       });

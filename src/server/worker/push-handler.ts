@@ -3,14 +3,13 @@ import {
   MessageType,
   Mode,
   PushStatus,
-  Role,
   addressKey,
   pushAccepted,
   type Address,
   type MessageOfType,
 } from '../../protocol/index.js';
 import type { DataDirs } from '../../storage/index.js';
-import type { Connection } from '../../transport/index.js';
+import { isApplicationRole, type Connection } from '../../transport/index.js';
 import type { Replicator, ReplicaBatch } from './replicator.js';
 import { appIdOfKey, type FileEntry, type ShuffleRegistry, type ShuffleState } from './shuffle-registry.js';
 import type { WorkerMetrics } from './worker-metrics.js';
@@ -41,7 +40,7 @@ export class PushHandler {
   handle(msg: PushMessage, conn: Connection): void {
     const started = performance.now();
     const shuffle = this.registry.get(msg.shuffleKey);
-    const wrongApp = conn.peerRole === Role.Client && appIdOfKey(msg.shuffleKey) !== conn.appId;
+    const wrongApp = isApplicationRole(conn.peerRole) && appIdOfKey(msg.shuffleKey) !== conn.appId;
     const single = msg.type === MessageType.PushData;
     const n = single ? 1 : msg.partitionIds.length;
     const statuses = new Uint8Array(n);

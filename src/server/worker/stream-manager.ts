@@ -3,12 +3,11 @@ import {
   BraidError,
   ErrorCodes,
   MessageType,
-  Role,
   asBraidError,
   type MessageOfType,
 } from '../../protocol/index.js';
 import { readRange, type MapRangeSorter } from '../../storage/index.js';
-import type { Connection } from '../../transport/index.js';
+import { isApplicationRole, type Connection } from '../../transport/index.js';
 import type { ChunkCache } from './chunk-cache.js';
 import { appIdOfKey, type CommittedFile, type ShuffleRegistry } from './shuffle-registry.js';
 import type { WorkerMetrics } from './worker-metrics.js';
@@ -51,7 +50,7 @@ export class StreamManager {
 
   async open(msg: MessageOfType<typeof MessageType.OpenStream>, conn: Connection): Promise<void> {
     try {
-      if (conn.peerRole === Role.Client && appIdOfKey(msg.shuffleKey) !== conn.appId) {
+      if (isApplicationRole(conn.peerRole) && appIdOfKey(msg.shuffleKey) !== conn.appId) {
         throw new BraidError(ErrorCodes.WRONG_APP, `application ${conn.appId} may not read ${msg.shuffleKey}`);
       }
       const file = this.committedFile(msg.shuffleKey, msg.fileName);

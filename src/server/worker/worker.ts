@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { GetStatus, MessageType, Role, type Address } from '../../protocol/index.js';
 import { DataDirs, MapRangeSorter, MetaStore } from '../../storage/index.js';
-import { RpcRouter, TransportServer, tokenAuthenticator, type Connection, type InboundRequest } from '../../transport/index.js';
+import { RpcRouter, TransportServer, clusterAuthenticator, type Connection, type InboundRequest } from '../../transport/index.js';
 import { ChunkCache } from './chunk-cache.js';
 import { ControlHandlers } from './control-handlers.js';
 import { MasterLink } from './master-link.js';
@@ -100,7 +100,7 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
     role: Role.Worker,
     onRequest,
     onConnection: (conn) => memory.track(conn),
-    authenticate: tokenAuthenticator(o.authToken),
+    authenticate: clusterAuthenticator(o.authToken),
   });
 
   if (o.master) {
