@@ -25,6 +25,12 @@ export interface MapperEndResult {
   allMappersEnded: boolean;
 }
 
+/**
+ * The largest batch one call may push. A chunk holds at least chunkSize
+ * (≤ 32 MiB) plus up to one batch, and a frame is at most 64 MiB.
+ */
+export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+
 interface MergeBuffer {
   target: PartitionLocation['primary'];
   batches: OutgoingBatch[];
@@ -100,6 +106,9 @@ export class ShuffleClient {
       throw new BraidError(ErrorCodes.INVALID_REQUEST, `partition ${partitionId} is outside [0, ${numPartitions})`);
     }
     if (offset < 0 || length < 0 || offset + length > data.length) throw new BraidError(ErrorCodes.INVALID_REQUEST, `range [${offset}, ${offset + length}) is outside the data`);
+    if (length > MAX_BATCH_BYTES) {
+      throw new BraidError(ErrorCodes.INVALID_REQUEST, `a batch of ${length} bytes is over the ${MAX_BATCH_BYTES}-byte limit: push large data in several calls`);
+    }
     const shuffle = this.locations(shuffleId);
     await shuffle.ensureRegistered(numMappers, numPartitions);
     const tracker = this.tracker(shuffleId, mapId, attemptId);

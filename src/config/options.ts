@@ -30,6 +30,7 @@ export interface MasterConfig extends CommonConfig {
   /** Milliseconds without a heartbeat before an application expires. */
   readonly appTimeout: number;
   readonly slotStrategy: SlotStrategy;
+  readonly replicate: boolean;
 }
 
 export interface WorkerConfig extends CommonConfig {
@@ -95,6 +96,11 @@ const masterOnly: Omit<OptionTable<MasterConfig>, keyof CommonConfig> = {
     default: 'roundrobin',
     description: 'How the master spreads partition slots over workers.',
   },
+  replicate: {
+    kind: 'bool',
+    default: true,
+    description: 'Place a replica of every partition on another worker when the application asks for one.',
+  },
 };
 
 const workerStorage: Omit<OptionTable<WorkerConfig>, keyof CommonConfig | 'master' | 'dataDirs'> = {
@@ -117,7 +123,7 @@ const workerStorage: Omit<OptionTable<WorkerConfig>, keyof CommonConfig | 'maste
     min: 1,
     description: 'Replica sockets pause only above memoryLimit times this.',
   },
-  chunkSize: { kind: 'size', default: 8 * MIB, min: 1, description: 'Minimum size of a fetchable chunk.' },
+  chunkSize: { kind: 'size', default: 8 * MIB, min: 1, max: 32 * MIB, description: 'Minimum size of a fetchable chunk (at most 32m, so a chunk frame stays under the 64 MiB frame limit).' },
   flushThreshold: {
     kind: 'size',
     default: MIB,
@@ -153,7 +159,7 @@ const workerStorage: Omit<OptionTable<WorkerConfig>, keyof CommonConfig | 'maste
     default: 64,
     min: 1,
     max: 65536,
-    description: 'Chunks being sent at once before fetches wait.',
+    description: 'Chunks being sent at once; past it fetches fail SERVER_BUSY and clients retry.',
   },
 };
 
@@ -179,7 +185,6 @@ const standaloneOptions: OptionTable<StandaloneConfig> = {
     default: '',
     description: 'Directory holding all data; empty creates a new temporary directory.',
   },
-  replicate: { kind: 'bool', default: true, description: 'Keep a replica of every partition on another worker.' },
 };
 
 function checkMaster(c: MasterConfig, check: CrossCheck<MasterConfig>): void {

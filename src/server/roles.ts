@@ -18,6 +18,7 @@ function masterOptions(c: MasterConfig) {
     appTimeoutMs: c.appTimeout,
     heartbeatIntervalMs: c.heartbeatInterval,
     slotStrategy: c.slotStrategy,
+    replicate: c.replicate,
     authToken: c.authToken,
   };
 }

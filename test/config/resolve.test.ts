@@ -51,6 +51,7 @@ describe('defaults', () => {
       workerTimeout: 30_000,
       appTimeout: 60_000,
       slotStrategy: 'roundrobin',
+      replicate: true,
     });
   });
 

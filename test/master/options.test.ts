@@ -22,6 +22,7 @@ describe('master options', () => {
       appTimeoutMs: 60_000,
       heartbeatIntervalMs: 5_000,
       slotStrategy: 'roundrobin',
+      replicate: true,
       authToken: '',
     });
     expect(o.now).toBe(MASTER_DEFAULTS.now);

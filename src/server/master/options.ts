@@ -17,6 +17,11 @@ export interface MasterOptions {
    */
   heartbeatIntervalMs?: number;
   slotStrategy?: SlotStrategyName;
+  /**
+   * Whether replicas are placed at all. Applications ask for replication; a
+   * cluster that turns it off (e.g. a single worker) gives primaries only.
+   */
+  replicate?: boolean;
   /** Shared secret every peer must present in its handshake; '' turns authentication off. */
   authToken?: string;
   /** Clock in milliseconds; tests may pass their own. */
@@ -32,6 +37,7 @@ export const MASTER_DEFAULTS: ResolvedMasterOptions = {
   appTimeoutMs: 60_000,
   heartbeatIntervalMs: 5_000,
   slotStrategy: 'roundrobin',
+  replicate: true,
   authToken: '',
   now: Date.now,
 };
@@ -79,6 +85,7 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
   if (!STRATEGIES.includes(o.slotStrategy)) {
     throw configError(`options.slotStrategy must be one of ${STRATEGIES.join(', ')}, got ${String(o.slotStrategy)}`);
   }
+  if (typeof o.replicate !== 'boolean') throw configError(`options.replicate must be a boolean, got ${typeof o.replicate}`);
   if (typeof o.authToken !== 'string') throw configError(`options.authToken must be a string, got ${typeof o.authToken}`);
   if (typeof o.now !== 'function') throw configError(`options.now must be a function, got ${typeof o.now}`);
   return o;

@@ -88,7 +88,7 @@ export class MasterService {
     const candidates: Candidate[] = this.workers
       .candidates(excluded, now)
       .map((w) => ({ key: w.key, address: w.address, slots: this.ledger.workerSlots(w.key), freeBytes: freeBytes(w) }));
-    const { picks, spares } = allocateSlots(this.strategy, candidates, req.count, req.replicate);
+    const { picks, spares } = allocateSlots(this.strategy, candidates, req.count, req.replicate && this.options.replicate);
     const key = `${req.appId}-${req.shuffleId}`;
     this.apps.slotsGranted(req.appId, req.shuffleId, now);
     for (const p of picks) {

@@ -65,11 +65,13 @@ export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
   const r = { ...WORKER_DEFAULTS, ...stripUndefined(o) } as ResolvedWorkerOptions & { master?: Address | string };
   check(Array.isArray(o.dataDirs) && o.dataDirs.length > 0, 'dataDirs', 'at least one data directory is required');
   check(Number.isInteger(r.port) && r.port >= 0 && r.port <= 65535, 'port', `expected 0..65535, got ${r.port}`);
-  for (const k of ['memoryLimit', 'chunkSize', 'flushThreshold', 'splitThreshold', 'hardSplitLimit', 'chunkCacheSize', 'maxChunksInFlight', 'heartbeatIntervalMs', 'replicaTimeoutMs', 'sortThreads'] as const) {
+  for (const k of ['memoryLimit', 'chunkSize', 'flushThreshold', 'splitThreshold', 'hardSplitLimit', 'maxChunksInFlight', 'heartbeatIntervalMs', 'replicaTimeoutMs', 'sortThreads'] as const) {
     check(Number.isFinite(r[k]) && r[k] > 0, k, `expected a positive number, got ${r[k]}`);
   }
   check(Number.isFinite(r.diskReserve) && r.diskReserve >= 0, 'diskReserve', `expected ≥ 0, got ${r.diskReserve}`);
-  check(r.lowWatermark > 0 && r.lowWatermark < 1, 'lowWatermark', `expected a ratio in (0, 1), got ${r.lowWatermark}`);
+  check(Number.isFinite(r.chunkCacheSize) && r.chunkCacheSize >= 0, 'chunkCacheSize', `expected ≥ 0 (0 turns the cache off), got ${r.chunkCacheSize}`);
+  check(r.chunkSize <= 32 * MiB, 'chunkSize', `at most 32 MiB so a chunk frame stays under the 64 MiB frame limit, got ${r.chunkSize}`);
+  check(r.lowWatermark >= 0 && r.lowWatermark < 1, 'lowWatermark', `expected a ratio in [0, 1), got ${r.lowWatermark}`);
   check(r.replicaWatermark >= 1, 'replicaWatermark', `expected a ratio ≥ 1, got ${r.replicaWatermark}`);
   check(r.hardSplitLimit >= r.splitThreshold, 'hardSplitLimit', `must be ≥ splitThreshold (${r.splitThreshold})`);
   const master = typeof o.master === 'string' ? parseAddress(o.master) : o.master;
