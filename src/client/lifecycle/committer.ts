@@ -41,7 +41,7 @@ export class Committer {
    */
   commit(state: ShuffleState, outputs: MapOutputs): Promise<StageResult> {
     const epochs: PartitionLocation[][] = [];
-    for (let p = 0; p < state.numPartitions; p++) epochs.push([...state.epochsOf(p)]);
+    for (let p = 0; p < state.numPartitions; p++) epochs.push([...state.liveEpochsOf(p)]);
     const byWorker = [...state.filesByWorker().values()];
     const mapAttempts = Array.from(outputs.winners);
     const expected = state.expectedSums(outputs);

@@ -111,6 +111,12 @@ export class ShuffleState {
   outputs: MapOutputs;
   /** Stage attempts seen so far (0 for the first run of the map stage). */
   stageRetries = 0;
+  /**
+   * Per partition, the first epoch of the current stage attempt. Epochs below
+   * it were committed by an earlier attempt and hold only that attempt's
+   * maps, which readers drop: they are neither read nor judged lost.
+   */
+  private readonly firstLiveEpoch: number[];
   /** Set once unregistered: late completions must not touch workers' state through it. */
   removed = false;
   /** Revives in flight, by `${partitionId}/${oldEpoch}`: concurrent requests share one new epoch. */
@@ -124,7 +130,13 @@ export class ShuffleState {
     readonly numPartitions: number,
   ) {
     this.locations = Array.from({ length: numPartitions }, () => []);
+    this.firstLiveEpoch = new Array<number>(numPartitions).fill(0);
     this.outputs = new MapOutputs(numMappers);
+  }
+
+  /** The epochs a reader of the current stage attempt needs. */
+  liveEpochsOf(partitionId: number): readonly PartitionLocation[] {
+    return this.epochsOf(partitionId).filter((l) => l.epoch >= this.firstLiveEpoch[partitionId]!);
   }
 
   get registered(): boolean {
@@ -194,6 +206,8 @@ export class ShuffleState {
   resetForStageRetry(): MapOutputs {
     const old = this.outputs;
     this.outputs = new MapOutputs(this.numMappers);
+    // Every epoch so far was committed (or lost) with the old attempt: re-run maps revive past them.
+    for (let p = 0; p < this.numPartitions; p++) this.firstLiveEpoch[p] = this.epochsOf(p).length;
     this.stageRetries++;
     return old;
   }
