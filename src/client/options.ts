@@ -16,6 +16,8 @@ export interface ShuffleClientOptions {
   /** Merged pushes are sent once a worker's buffer reaches this many bytes. */
   mergeBufferSize?: number;
   pushTimeoutMs?: number;
+  /** Connecting and the handshake, to a worker or the LifecycleManager. */
+  connectTimeoutMs?: number;
   /** Times one batch is revived and sent again before the push fails. */
   maxPushRetries?: number;
   /** Chunk requests in flight per stream while reading. */
@@ -36,6 +38,7 @@ export const CLIENT_DEFAULTS = {
   maxInFlightTotal: 64,
   mergeBufferSize: 64 * 1024,
   pushTimeoutMs: 60_000,
+  connectTimeoutMs: 10_000,
   maxPushRetries: 8,
   fetchAhead: 4,
   fetchTimeoutMs: 120_000,
@@ -53,7 +56,7 @@ export function resolveClientOptions(o: ShuffleClientOptions): ResolvedClientOpt
   const r = { ...CLIENT_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as ResolvedClientOptions & { lifecycleManager: Address | string };
   if (!['lz4', 'zstd', 'none'].includes(r.compression)) fail('compression', `expected lz4, zstd or none, got "${r.compression}"`);
   if (!['inline', 'pool'].includes(r.compressionMode)) fail('compressionMode', `expected inline or pool, got "${r.compressionMode}"`);
-  for (const k of ['maxInFlightPerWorker', 'maxInFlightTotal', 'mergeBufferSize', 'pushTimeoutMs', 'fetchAhead', 'fetchTimeoutMs'] as const) {
+  for (const k of ['maxInFlightPerWorker', 'maxInFlightTotal', 'mergeBufferSize', 'pushTimeoutMs', 'connectTimeoutMs', 'fetchAhead', 'fetchTimeoutMs'] as const) {
     if (!Number.isInteger(r[k]) || r[k] <= 0) fail(k, `expected a positive integer, got ${r[k]}`);
   }
   if (!Number.isInteger(r.maxPushRetries) || r.maxPushRetries < 0) fail('maxPushRetries', `expected an integer ≥ 0, got ${r.maxPushRetries}`);

@@ -3,7 +3,7 @@ import type { MasterConfig, StandaloneConfig, WorkerConfig } from '../config/ind
 import { addressKey } from '../protocol/index.js';
 import { startMaster, type MasterHandle } from './master/index.js';
 import { startStandalone } from './standalone.js';
-import { promWorkerMetrics, startWorker, type WorkerHandle } from './worker/index.js';
+import { observeRpc, promWorkerMetrics, startWorker, type WorkerHandle } from './worker/index.js';
 
 /** A running role: the addresses to announce and how to stop it. */
 export interface RunningRole {
@@ -82,8 +82,8 @@ function withHttp(ready: Record<string, string | string[]>, h: HttpServerHandle 
 }
 
 export async function runMaster(c: MasterConfig): Promise<RunningRole> {
-  const master = await startMaster({ ...masterOptions(c), host: c.host });
   const metrics = createMetrics('master');
+  const master = await startMaster({ ...masterOptions(c), host: c.host }, { observeRpc: (method, s) => observeRpc(metrics, method, s) });
   watchMaster(metrics, master);
   const h = await http(c.host, c.httpPort, [metrics], () => master.status(), () => master.close());
   return {
@@ -120,6 +120,7 @@ export async function runStandalone(c: StandaloneConfig): Promise<RunningRole> {
     host: c.host,
     master: masterOptions(c),
     worker: workerOptions(c),
+    masterDeps: { observeRpc: (method, s) => observeRpc(masterMetrics, method, s) },
     workerDeps: () => ({ metrics: promWorkerMetrics(workerMetrics[next++]!) }),
   });
   watchMaster(masterMetrics, cluster.master);

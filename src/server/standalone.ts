@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Address } from '../protocol/index.js';
-import { startMaster, type MasterHandle, type MasterOptions } from './master/index.js';
+import { startMaster, type MasterDeps, type MasterHandle, type MasterOptions } from './master/index.js';
 import { startWorker, type WorkerDeps, type WorkerHandle, type WorkerOptions } from './worker/index.js';
 
 export interface StandaloneOptions {
@@ -19,6 +19,7 @@ export interface StandaloneOptions {
   master?: Omit<MasterOptions, 'host'>;
   worker?: Omit<WorkerOptions, 'host' | 'master' | 'dataDirs'>;
   /** Dependencies of each worker (its metrics), asked once per worker. */
+  masterDeps?: MasterDeps;
   workerDeps?: () => WorkerDeps;
 }
 
@@ -44,7 +45,7 @@ export async function startStandalone(options: StandaloneOptions = {}): Promise<
   let master: MasterHandle | undefined;
   const workers: WorkerHandle[] = [];
   try {
-    master = await startMaster({ ...options.master, host });
+    master = await startMaster({ ...options.master, host }, options.masterDeps);
     for (let i = 0; i < count; i++) {
       const dirs = roots.map((root) => join(root, `worker-${i}`));
       for (const dir of dirs) await mkdir(dir, { recursive: true });

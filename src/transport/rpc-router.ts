@@ -22,6 +22,9 @@ export type RpcHandler<Req, Res> = (request: Req, conn: Connection) => Res | Pro
 export class RpcRouter {
   private readonly handlers = new Map<number, { method: RpcMethod<unknown, unknown>; handler: RpcHandler<unknown, unknown> }>();
 
+  /** `observe` hears of every served call, by method name, with its duration in seconds (for metrics). */
+  constructor(private readonly observe?: (method: string, seconds: number) => void) {}
+
   on<Req, Res>(method: RpcMethod<Req, Res>, handler: RpcHandler<Req, Res>): this {
     this.handlers.set(method.id, {
       method: method as unknown as RpcMethod<unknown, unknown>,
@@ -53,8 +56,10 @@ export class RpcRouter {
     // Encoding the answer is a step of its own so that an answer the codec
     // rejects also becomes an RpcFailure (not an unhandled rejection and a
     // caller left waiting for its timeout).
+    const started = this.observe === undefined ? 0 : performance.now();
     Promise.resolve()
       .then(() => entry.handler(request, conn))
+      .finally(() => this.observe?.(method.name, (performance.now() - started) / 1000))
       .then((response) => encodeValue(method.response, response))
       .then(
         (body) => void conn.reply({ type: MessageType.RpcResponse, requestId, method: method.id, body }),

@@ -49,9 +49,14 @@ function notServed(message: InboundRequest, conn: Connection): void {
 }
 
 /** Validates the options, listens, and serves the Master's control RPCs. */
-export async function startMaster(options: MasterOptions = {}): Promise<MasterHandle> {
+export interface MasterDeps {
+  /** Hears of every served control RPC (metrics). */
+  observeRpc?: (method: string, seconds: number) => void;
+}
+
+export async function startMaster(options: MasterOptions = {}, deps: MasterDeps = {}): Promise<MasterHandle> {
   const opts = resolveMasterOptions(options);
-  const router = new RpcRouter();
+  const router = new RpcRouter(deps.observeRpc);
   const server = await TransportServer.listen({
     host: opts.host,
     port: opts.port,

@@ -24,11 +24,13 @@ export interface MasterLinkOptions {
 export class MasterLink {
   private readonly pool: ConnectionPool;
   private timer: NodeJS.Timeout | undefined;
+  private intervalMs: number;
   private registered = false;
   private beating: Promise<void> | undefined;
   private stopped = false;
 
   constructor(private readonly options: MasterLinkOptions) {
+    this.intervalMs = options.intervalMs;
     this.pool = new ConnectionPool({ role: Role.Worker, token: options.authToken, connection: { requestTimeoutMs: 10_000 } });
   }
 
@@ -39,8 +41,22 @@ export class MasterLink {
   /** Registers once (waiting for it) and starts the heartbeat timer. */
   async start(): Promise<void> {
     await this.beat();
-    this.timer = setInterval(() => void this.beat(), this.options.intervalMs);
+    this.schedule(this.intervalMs);
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = setInterval(() => void this.beat(), ms);
     this.timer.unref();
+  }
+
+  /** The master may ask for more frequent heartbeats than configured (it decides when a worker is lost). */
+  private adopt(res: { heartbeatIntervalMs: number }): void {
+    const wanted = res.heartbeatIntervalMs;
+    if (wanted > 0 && wanted < this.intervalMs) {
+      this.intervalMs = wanted;
+      if (this.timer) this.schedule(wanted);
+    }
   }
 
   /** One registration or heartbeat; concurrent calls share one. */
@@ -67,13 +83,13 @@ export class MasterLink {
       const conn = await this.pool.get(o.master);
       const disks = await o.disks();
       if (!this.registered) {
-        await conn.call(RegisterWorker, { address: o.self, disks });
+        this.adopt(await conn.call(RegisterWorker, { address: o.self, disks }));
         this.registered = true;
       }
       const res = await conn.call(WorkerHeartbeat, { address: o.self, disks, activeShuffleKeys: o.activeShuffleKeys(), shuttingDown: o.shuttingDown() });
       if (!res.registered) {
         this.registered = false;
-        await conn.call(RegisterWorker, { address: o.self, disks });
+        this.adopt(await conn.call(RegisterWorker, { address: o.self, disks }));
         this.registered = true;
       }
       if (res.expiredShuffleKeys.length > 0) await o.onExpired(res.expiredShuffleKeys);

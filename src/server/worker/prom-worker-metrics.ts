@@ -2,6 +2,12 @@ import type { Metrics } from '../../metrics/index.js';
 import { MessageType, pushStatusName } from '../../protocol/index.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
+/** Counts one served control RPC and its latency. */
+export function observeRpc(m: Metrics, method: string, seconds: number): void {
+  m.rpcRequests.inc(method);
+  m.rpcLatency.observe(method, seconds);
+}
+
 /** Binds the worker's metric calls to its Prometheus series. Status names are computed once per code. */
 export function promWorkerMetrics(m: Metrics): WorkerMetrics {
   const statusSeries = new Map<number, { inc(n?: number): void }>();
@@ -23,5 +29,6 @@ export function promWorkerMetrics(m: Metrics): WorkerMetrics {
       m.fetchLatency.observe(seconds);
     },
     cache: (hit) => (hit ? m.chunkCacheHits : m.chunkCacheMisses).inc(),
+    rpc: (method, seconds) => observeRpc(m, method, seconds),
   };
 }

@@ -10,6 +10,7 @@ export interface WorkerMetrics {
   split(kind: 'soft' | 'hard'): void;
   fetched(bytes: number, seconds: number): void;
   cache(hit: boolean): void;
+  rpc(method: string, seconds: number): void;
 }
 
 export const NOOP_WORKER_METRICS: WorkerMetrics = {
@@ -19,4 +20,5 @@ export const NOOP_WORKER_METRICS: WorkerMetrics = {
   split() {},
   fetched() {},
   cache() {},
+  rpc() {},
 };

@@ -61,7 +61,7 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
   const push = new PushHandler(registry, dataDirs, replicator, { hardSplitLimit: o.hardSplitLimit }, metrics);
   const streams = new StreamManager(registry, sorter, cache, { chunkSize: o.chunkSize, maxChunksInFlight: o.maxChunksInFlight }, metrics);
 
-  const router = new RpcRouter();
+  const router = new RpcRouter((method, seconds) => metrics.rpc(method, seconds));
   control.register(router);
   let link: MasterLink | undefined;
   const status = (): WorkerStatus => ({
