@@ -178,7 +178,7 @@ function skipBytes(buffers: Buffer[], n: number): Buffer[] {
     left -= buffers[i].length;
     i++;
   }
-  const rest = buffers.slice(i); // Array.prototype.slice: copies references, not bytes
+  const rest = buffers.slice(i); // copy of the references, not the bytes
   if (left > 0 && rest.length > 0) rest[0] = rest[0].subarray(left);
   return rest;
 }

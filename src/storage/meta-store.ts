@@ -66,12 +66,12 @@ export class MetaStore {
 
   async deleteShuffle(appId: string, shuffleId: number): Promise<void> {
     const prefix = appPrefix(appId) + shuffleKeyPart(shuffleId);
-    await this.db.clear({ gte: prefix, lt: prefix.slice(0, -1) + END });
+    await this.db.clear({ gte: prefix, lt: prefix.substring(0, prefix.length - 1) + END });
   }
 
   async deleteApp(appId: string): Promise<void> {
     const prefix = appPrefix(appId);
-    await this.db.clear({ gte: prefix, lt: prefix.slice(0, -1) + END });
+    await this.db.clear({ gte: prefix, lt: prefix.substring(0, prefix.length - 1) + END });
   }
 
   async loadAll(): Promise<CommittedEntry[]> {

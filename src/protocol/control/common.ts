@@ -49,9 +49,9 @@ export function addressKey(a: Address): string {
 
 export function parseAddress(s: string): Address {
   const i = s.lastIndexOf(':');
-  const port = Number(s.slice(i + 1));
+  const port = Number(s.substring(i + 1));
   if (i <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) throw new RangeError(`bad address "${s}", expected host:port`);
-  return { host: s.slice(0, i), port };
+  return { host: s.substring(0, i), port };
 }
 
 export function locationFileName(partitionId: number, epoch: number, mode: number): string {

@@ -101,7 +101,7 @@ export class PushHandler {
     if (entry === undefined) return PushStatus.FAIL_UNKNOWN_LOCATION;
     if (batch.length < BATCH_HEADER_SIZE || batch.readUInt32BE(12) !== batch.length - BATCH_HEADER_SIZE) return PushStatus.FAIL_CORRUPT;
     if (entry.committed !== undefined || entry.committing !== undefined) {
-      // MAP_ENDED only for the attempt that won: any other attempt revives, and the
+      // MAP_ENDED only for the attempt that won: every other attempt revives, and the
       // LifecycleManager decides (MAP_ENDED, or a new epoch after a stage retry).
       return shuffle.isWinner(batch.readUInt32BE(0), batch.readUInt32BE(4)) ? PushStatus.MAP_ENDED : PushStatus.FAIL_LOCATION_COMMITTED;
     }

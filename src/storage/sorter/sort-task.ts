@@ -157,7 +157,7 @@ function sortByMap(b: Batches): { order: Uint32Array; mapIds: Uint32Array; mapFi
   if (max <= 4 * n + 65536) {
     keys = b.mapIds;
   } else {
-    const distinct = uniqueSorted(b.mapIds.slice(0, n)); // TypedArray.slice: a copy to sort
+    const distinct = uniqueSorted(b.mapIds.slice(0, n)); // copy: TypedArray.slice, to sort
     keys = new Uint32Array(n);
     for (let i = 0; i < n; i++) keys[i] = lowerBound(distinct, b.mapIds[i]);
     keyToMap = distinct;

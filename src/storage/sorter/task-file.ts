@@ -51,7 +51,7 @@ async function transpileToTemp(sourceDir: string): Promise<string> {
   const sources = await Promise.all(WORKER_SOURCES.map((name) => readFile(join(sourceDir, `${name}.ts`), 'utf8')));
   const hash = createHash('sha256');
   for (const s of sources) hash.update(s).update('\0');
-  const dir = join(tmpdir(), `${PREFIX}${hash.digest('hex').slice(0, 16)}`);
+  const dir = join(tmpdir(), `${PREFIX}${hash.digest('hex').substring(0, 16)}`);
   const entry = join(dir, `${ENTRY}.js`);
   if (await exists(entry)) return entry;
 
