@@ -46,8 +46,13 @@ export class ChunkReader {
     return this.files.size;
   }
 
-  async readRange(path: string, offset: number, length: number): Promise<Buffer> {
+  /**
+   * Reads `length` bytes at `offset`, into `target` when given (its first
+   * `length` bytes; a caller that recycles buffers passes one), else into new memory.
+   */
+  async readRange(path: string, offset: number, length: number, target?: Buffer): Promise<Buffer> {
     checkRange(path, offset, length);
+    if (target !== undefined && target.length < length) throw new BraidError(ErrorCodes.INTERNAL, `read target of ${target.length} bytes for ${length}`);
     const entry = this.acquire(path);
     try {
       let fh: FileHandle;
@@ -56,7 +61,7 @@ export class ChunkReader {
       } catch (err) {
         throw readFailed(path, offset, length, err);
       }
-      return await readInto(fh, path, offset, length);
+      return await readInto(fh, path, offset, length, target);
     } finally {
       this.releaseEntry(entry);
     }
@@ -114,9 +119,9 @@ function closeQuietly(entry: OpenFile): void {
   entry.fh.then((fh) => fh.close()).catch(() => {});
 }
 
-async function readInto(fh: FileHandle, path: string, offset: number, length: number): Promise<Buffer> {
+async function readInto(fh: FileHandle, path: string, offset: number, length: number, target?: Buffer): Promise<Buffer> {
   // Its own memory, not a slice of Node's shared pool: chunks may sit in a cache.
-  const buf = Buffer.allocUnsafeSlow(length);
+  const buf = target === undefined ? Buffer.allocUnsafeSlow(length) : target.subarray(0, length);
   let done = 0;
   try {
     while (done < length) {

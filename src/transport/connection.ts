@@ -150,13 +150,20 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * body is never copied into the head. Returns false when the socket's
    * buffer is full; callers that produce data should `await writable()`.
    */
-  send(message: Message): boolean {
-    if (this.closed) return false;
+  send(message: Message, onWritten?: () => void): boolean {
+    if (this.closed) {
+      onWritten?.();
+      return false;
+    }
     const { head, body } = encodeFrame(message);
     const s = this.socket;
     s.cork();
-    s.write(head);
-    if (body !== undefined && body.length > 0) s.write(body);
+    // `onWritten` runs once the socket is done with the frame (written, or failed with the socket):
+    // only then may the body's memory be reused.
+    if (body !== undefined && body.length > 0) {
+      s.write(head);
+      s.write(body, onWritten);
+    } else s.write(head, onWritten);
     s.uncork();
     this.lastSent = Date.now();
     return !s.writableNeedDrain;
@@ -238,9 +245,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return promise;
   }
 
-  /** Answers an inbound request. */
-  reply(message: Message): boolean {
-    return this.send(message);
+  /** Answers an inbound request; see send() for `onWritten`. */
+  reply(message: Message, onWritten?: () => void): boolean {
+    return this.send(message, onWritten);
   }
 
   /** Answers an inbound request that carries a request id with a coded failure. */

@@ -1,10 +1,14 @@
+import type { PooledChunk } from './chunk-pool.js';
+
 /**
- * A byte-bounded LRU of recently read chunks, keyed by file and offset. A Map
- * keeps insertion order, so re-inserting on hit makes the first key the least
- * recently used.
+ * A byte-bounded LRU of recently read chunks, keyed by file, offset and
+ * length. A Map keeps insertion order, so re-inserting on hit makes the first
+ * key the least recently used. The cache holds one reference to each chunk
+ * and releases it on eviction, so its memory returns to the chunk pool once
+ * no socket write holds it either.
  */
 export class ChunkCache {
-  private readonly entries = new Map<string, Buffer>();
+  private readonly entries = new Map<string, PooledChunk>();
   private size = 0;
   hits = 0;
   misses = 0;
@@ -15,41 +19,41 @@ export class ChunkCache {
     return this.size;
   }
 
-  get(key: string): Buffer | undefined {
-    const buf = this.entries.get(key);
-    if (buf === undefined) {
+  /** The cached chunk, retained for the caller (who releases it), or undefined. */
+  get(key: string): PooledChunk | undefined {
+    const chunk = this.entries.get(key);
+    if (chunk === undefined) {
       this.misses++;
       return undefined;
     }
     this.hits++;
     this.entries.delete(key);
-    this.entries.set(key, buf);
-    return buf;
+    this.entries.set(key, chunk);
+    return chunk.retain();
   }
 
-  set(key: string, buf: Buffer): void {
-    if (buf.length > this.maxBytes) return;
-    const old = this.entries.get(key);
-    if (old) {
-      this.size -= old.length;
-      this.entries.delete(key);
-    }
-    this.entries.set(key, buf);
-    this.size += buf.length;
+  /** Keeps a reference to `chunk` (if it fits at all). */
+  set(key: string, chunk: PooledChunk): void {
+    if (chunk.data.length > this.maxBytes) return;
+    this.remove(key);
+    this.entries.set(key, chunk.retain());
+    this.size += chunk.data.length;
     while (this.size > this.maxBytes) {
-      const [k, v] = this.entries.entries().next().value as [string, Buffer];
-      this.entries.delete(k);
-      this.size -= v.length;
+      const oldest = this.entries.keys().next().value as string;
+      this.remove(oldest);
     }
   }
 
   /** Drops every chunk of files whose path starts with `prefix` (a deleted shuffle). */
   dropPrefix(prefix: string): void {
-    for (const [k, v] of this.entries) {
-      if (k.startsWith(prefix)) {
-        this.entries.delete(k);
-        this.size -= v.length;
-      }
-    }
+    for (const k of [...this.entries.keys()]) if (k.startsWith(prefix)) this.remove(k);
+  }
+
+  private remove(key: string): void {
+    const chunk = this.entries.get(key);
+    if (chunk === undefined) return;
+    this.entries.delete(key);
+    this.size -= chunk.data.length;
+    chunk.release();
   }
 }

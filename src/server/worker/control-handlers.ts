@@ -16,12 +16,10 @@ import {
   checkPathSegment,
   deleteShuffle,
   type DataDirs,
-  type MapRangeSorter,
   type MemoryTracker,
   type MetaStore,
 } from '../../storage/index.js';
 import { checkApplication, type RpcRouter } from '../../transport/index.js';
-import type { ChunkCache } from './chunk-cache.js';
 import type { ResolvedWorkerOptions } from './options.js';
 import type { FileEntry, ShuffleRegistry, ShuffleState } from './shuffle-registry.js';
 
@@ -35,8 +33,8 @@ export class ControlHandlers {
     private readonly dataDirs: DataDirs,
     private readonly memory: MemoryTracker,
     private readonly meta: MetaStore,
-    private readonly cache: ChunkCache,
-    private readonly sorter: MapRangeSorter,
+    /** Forgets everything served from a committed file: cached chunks, sort results, open handles. */
+    private readonly forgetFile: (path: string) => Promise<void>,
     private readonly options: ResolvedWorkerOptions,
   ) {}
 
@@ -162,8 +160,7 @@ export class ControlHandlers {
     // A committed file has no writer any more: remove it, its sorted copy and its cached chunks here.
     const committed = entry.committed;
     if (committed) {
-      this.cache.dropPrefix(committed.path);
-      await this.sorter.forget(committed.path);
+      await this.forgetFile(committed.path);
       await rm(committed.path, { force: true });
     }
   }
@@ -174,11 +171,7 @@ export class ControlHandlers {
     if (shuffle === undefined) return;
     await Promise.all([...shuffle.files.values()].map((e) => e.writer?.destroy()));
     // Cached chunks and sort indexes are keyed by path: a shuffle id used again must not find them.
-    for (const e of shuffle.files.values()) {
-      if (e.committed === undefined) continue;
-      this.cache.dropPrefix(e.committed.path);
-      this.sorter.forgetPrefix(e.committed.path);
-    }
+    await Promise.all([...shuffle.files.values()].map((e) => (e.committed ? this.forgetFile(e.committed.path) : undefined)));
     await Promise.all([deleteShuffle(this.dataDirs, shuffle.appId, shuffle.shuffleId), this.meta.deleteShuffle(shuffle.appId, shuffle.shuffleId)]);
   }
 

@@ -6,9 +6,10 @@ import {
   asBraidError,
   type MessageOfType,
 } from '../../protocol/index.js';
-import { readRange, type MapRangeSorter } from '../../storage/index.js';
+import { sortedPathOf, type ChunkReader, type MapRangeSorter } from '../../storage/index.js';
 import { isApplicationRole, type Connection } from '../../transport/index.js';
 import type { ChunkCache } from './chunk-cache.js';
+import type { ChunkPool } from './chunk-pool.js';
 import { appIdOfKey, type CommittedFile, type ShuffleRegistry } from './shuffle-registry.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
@@ -36,6 +37,8 @@ export class StreamManager {
     private readonly registry: ShuffleRegistry,
     private readonly sorter: MapRangeSorter,
     private readonly cache: ChunkCache,
+    private readonly pool: ChunkPool,
+    private readonly reader: ChunkReader,
     private readonly options: { chunkSize: number; maxChunksInFlight: number },
     private readonly metrics: WorkerMetrics,
   ) {}
@@ -90,6 +93,7 @@ export class StreamManager {
       return void fail(new BraidError(ErrorCodes.SERVER_BUSY, `${this.transferring} chunks are being transferred`, { retriable: true }));
     }
     this.transferring++;
+    let written: Promise<void> | undefined;
     try {
       const offset = stream.chunkOffsets[chunkIndex]!;
       const length = stream.chunkOffsets[chunkIndex + 1]! - offset;
@@ -99,18 +103,38 @@ export class StreamManager {
       let chunk = this.cache.get(key);
       this.metrics.cache(chunk !== undefined);
       if (chunk === undefined) {
-        chunk = await readRange(stream.path, offset, length);
-        this.cache.set(key, chunk);
+        const fresh = this.pool.take(length);
+        try {
+          await this.reader.readRange(stream.path, offset, length, fresh.data);
+        } catch (err) {
+          fresh.release();
+          throw err;
+        }
+        this.cache.set(key, fresh);
+        chunk = fresh;
       }
-      conn.reply({ type: MessageType.ChunkFetchSuccess, streamId, chunkIndex, body: chunk });
-      this.metrics.fetched(chunk.length, (performance.now() - started) / 1000);
-      // A chunk counts as being transferred until the socket has taken it.
-      await conn.writable();
+      // Our reference goes with the write: the buffer is recycled only after the socket is done with it.
+      const held = chunk;
+      written = new Promise<void>((resolve) => conn.reply({ type: MessageType.ChunkFetchSuccess, streamId, chunkIndex, body: held.data }, () => {
+        held.release();
+        resolve();
+      }));
+      this.metrics.fetched(chunk.data.length, (performance.now() - started) / 1000);
+      // A chunk counts as being transferred until the socket has written it.
+      await written;
     } catch (err) {
       fail(err);
     } finally {
       this.transferring--;
     }
+  }
+
+  /** Forgets a committed file about to be deleted: its cached chunks, sorted copy and index, open handles. */
+  async forgetFile(path: string): Promise<void> {
+    this.cache.dropPrefix(path);
+    this.reader.forget(path);
+    this.reader.forget(sortedPathOf(path));
+    await this.sorter.forget(path);
   }
 
   private ownedBy(conn: Connection): Set<number> {

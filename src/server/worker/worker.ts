@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { GetStatus, MessageType, Role, type Address } from '../../protocol/index.js';
-import { DataDirs, MapRangeSorter, MetaStore } from '../../storage/index.js';
+import { ChunkReader, DataDirs, MapRangeSorter, MetaStore } from '../../storage/index.js';
 import { RpcRouter, TransportServer, clusterAuthenticator, type Connection, type InboundRequest } from '../../transport/index.js';
 import { ChunkCache } from './chunk-cache.js';
+import { ChunkPool } from './chunk-pool.js';
 import { ControlHandlers } from './control-handlers.js';
 import { MasterLink } from './master-link.js';
 import { MemoryManager } from './memory-manager.js';
@@ -12,6 +13,9 @@ import { Replicator } from './replicator.js';
 import { ShuffleRegistry } from './shuffle-registry.js';
 import { StreamManager } from './stream-manager.js';
 import { NOOP_WORKER_METRICS, type WorkerMetrics } from './worker-metrics.js';
+
+/** Idle chunk buffers kept for reuse (see chunk-pool.ts). */
+const CHUNK_POOL_IDLE_BYTES = 128 * 1024 * 1024;
 
 export interface WorkerHandle {
   readonly address: Address;
@@ -31,7 +35,7 @@ export interface WorkerStatus {
   memory: { held: number; peak: number; limit: number; pauses: number; paused: boolean };
   disks: ReturnType<DataDirs['status']>;
   streams: { open: number; chunksInFlight: number };
-  chunkCache: { bytes: number; hits: number; misses: number };
+  chunkCache: { bytes: number; hits: number; misses: number; buffersAllocated: number; buffersReused: number };
   shuffles: { key: string; files: number; committed: number }[];
 }
 
@@ -55,11 +59,13 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
     },
   });
   const sorter = new MapRangeSorter({ maxThreads: o.sortThreads, maxQueue: 64 });
-  const control = new ControlHandlers(registry, dataDirs, memory, meta, cache, sorter, o);
+  const reader = new ChunkReader({ maxOpenFiles: 256 });
+  const pool = new ChunkPool(CHUNK_POOL_IDLE_BYTES);
+  const streams = new StreamManager(registry, sorter, cache, pool, reader, { chunkSize: o.chunkSize, maxChunksInFlight: o.maxChunksInFlight }, metrics);
+  const control = new ControlHandlers(registry, dataDirs, memory, meta, (path) => streams.forgetFile(path), o);
   await control.reload();
   const replicator = new Replicator({ authToken: o.authToken, timeoutMs: o.replicaTimeoutMs, backoffMs: o.deadPeerBackoffMs });
   const push = new PushHandler(registry, dataDirs, replicator, { hardSplitLimit: o.hardSplitLimit }, metrics);
-  const streams = new StreamManager(registry, sorter, cache, { chunkSize: o.chunkSize, maxChunksInFlight: o.maxChunksInFlight }, metrics);
 
   const router = new RpcRouter((method, seconds) => metrics.rpc(method, seconds));
   control.register(router);
@@ -72,7 +78,7 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
     memory: { held: memory.held, peak: memory.peak, limit: o.memoryLimit, pauses: memory.pauses, paused: memory.paused },
     disks: dataDirs.status(),
     streams: { open: streams.openStreams, chunksInFlight: streams.chunksInFlight },
-    chunkCache: { bytes: cache.bytes, hits: cache.hits, misses: cache.misses },
+    chunkCache: { bytes: cache.bytes, hits: cache.hits, misses: cache.misses, buffersAllocated: pool.allocated, buffersReused: pool.reused },
     shuffles: [...registry.all()].map((s) => ({
       key: s.key,
       files: s.files.size,
@@ -143,6 +149,7 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
         await control.commitOpen();
         await replicator.close();
         await sorter.close();
+        await reader.close();
         await meta.close();
       })();
       return closing;
