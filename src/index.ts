@@ -38,3 +38,13 @@ export {
   type ShuffleHandle,
   type ShuffleWriter,
 } from './engines/spark-shuffle-manager.js';
+export {
+  BraidShuffleMaster,
+  type BraidShuffleMasterOptions,
+  type BraidShuffleDescriptor,
+  type JobShuffleContext,
+  type ShuffleMasterContext,
+  type PartitionDescriptor,
+  type ProducerDescriptor,
+  type ResultPartitionId,
+} from './engines/flink-shuffle-master.js';

@@ -118,6 +118,15 @@ export class LifecycleManager {
     return [...this.shuffles.keys()];
   }
 
+  /** Every location of every partition of a shuffle that the current stage attempt uses (all epochs). */
+  liveLocations(shuffleId: number): PartitionLocation[] {
+    const state = this.shuffles.get(shuffleId);
+    if (state === undefined) return [];
+    const out: PartitionLocation[] = [];
+    for (let p = 0; p < state.numPartitions; p++) out.push(...state.liveEpochsOf(p));
+    return out;
+  }
+
   /**
    * Registers a shuffle, or returns the newest location of each partition of
    * an existing one. Concurrent first calls share one allocation.

@@ -1,0 +1,201 @@
+/**
+ * A Flink-style ShuffleMaster over Braid: one per cluster, living as long as
+ * the cluster (start/close), with jobs registered and unregistered over its
+ * life. Each job gets its own LifecycleManager (the job id is its
+ * application id), each result (intermediate data set) one Braid shuffle, and
+ * each producer partition of a result one map of that shuffle.
+ *
+ * Braid spreads a shuffle's data by consumer partition, so when a worker is
+ * lost, a result loses data if one of its locations had no other copy; then
+ * every producer partition of that result must be produced again. The master
+ * tells all jobs at once (`stopTrackingAndReleasePartitions`). Errors it cannot
+ * recover from (the Braid master unreachable for too long) go to
+ * `ShuffleMasterContext.onFatalError`.
+ */
+import { LifecycleManager } from '../client/lifecycle/index.js';
+import { GetStatus, Role, addressKey, asBraidError, parseAddress, type Address, type PartitionLocation } from '../protocol/index.js';
+import { connect, type Connection } from '../transport/index.js';
+
+/** What the cluster gives the shuffle master. */
+export interface ShuffleMasterContext {
+  onFatalError(error: Error): void;
+}
+
+/** What a job gives the shuffle master. */
+export interface JobShuffleContext {
+  readonly jobId: string;
+  /** The job stops tracking these partitions and will produce them again. */
+  stopTrackingAndReleasePartitions(partitions: readonly ResultPartitionId[]): void;
+}
+
+/** A producer partition: one partition of one result. */
+export interface ResultPartitionId {
+  readonly resultId: string;
+  readonly partitionIndex: number;
+}
+
+export interface PartitionDescriptor extends ResultPartitionId {
+  /** Producer partitions of the result (the shuffle's maps). */
+  readonly numberOfPartitions: number;
+  /** Consumer subpartitions (the shuffle's partitions). */
+  readonly numberOfSubpartitions: number;
+}
+
+export interface ProducerDescriptor {
+  readonly producerId: string;
+}
+
+/** What a producer and its consumers need to push and read the partition through Braid. */
+export interface BraidShuffleDescriptor extends ResultPartitionId {
+  readonly jobId: string;
+  readonly producerId: string;
+  readonly lifecycleManager: string;
+  readonly shuffleId: number;
+  readonly mapId: number;
+  readonly numMappers: number;
+  readonly numPartitions: number;
+}
+
+export interface BraidShuffleMasterOptions {
+  master: Address | string;
+  /** How often worker liveness is read from the Braid master. */
+  pollIntervalMs?: number;
+  /** The Braid master unreachable for this long is fatal. */
+  masterFailureTimeoutMs?: number;
+  /** Replicate every job's shuffles (default true). */
+  replicate?: boolean;
+  authToken?: string;
+}
+
+interface ResultState {
+  shuffleId: number;
+  partitions: Map<number, BraidShuffleDescriptor>;
+}
+
+interface JobState {
+  context: JobShuffleContext;
+  lm: LifecycleManager;
+  results: Map<string, ResultState>;
+  nextShuffleId: number;
+}
+
+export class BraidShuffleMaster {
+  private readonly jobs = new Map<string, JobState>();
+  private readonly master: Address;
+  private admin: Connection | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lostWorkers = new Set<string>();
+  private lastContact = Date.now();
+  private polling = false;
+
+  constructor(
+    private readonly context: ShuffleMasterContext,
+    private readonly options: BraidShuffleMasterOptions,
+  ) {
+    this.master = typeof options.master === 'string' ? parseAddress(options.master) : options.master;
+  }
+
+  /** Connects to the Braid master and starts watching worker liveness. */
+  async start(): Promise<void> {
+    await this.poll();
+    this.timer = setInterval(() => void this.poll(), this.options.pollIntervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    for (const jobId of [...this.jobs.keys()]) await this.unregisterJob(jobId);
+    this.admin?.close();
+  }
+
+  async registerJob(context: JobShuffleContext): Promise<void> {
+    if (this.jobs.has(context.jobId)) return;
+    const lm = await LifecycleManager.start({
+      appId: context.jobId,
+      master: this.master,
+      authToken: this.options.authToken ?? '',
+      replicate: this.options.replicate ?? true,
+    });
+    this.jobs.set(context.jobId, { context, lm, results: new Map(), nextShuffleId: 0 });
+  }
+
+  /** Forgets a job: its shuffles are deleted on every worker. */
+  async unregisterJob(jobId: string): Promise<void> {
+    const job = this.jobs.get(jobId);
+    if (job === undefined) return;
+    this.jobs.delete(jobId);
+    for (const r of job.results.values()) await job.lm.unregisterShuffle(r.shuffleId).catch(() => undefined);
+    await job.lm.close();
+  }
+
+  registerPartitionWithProducer(jobId: string, partition: PartitionDescriptor, producer: ProducerDescriptor): BraidShuffleDescriptor {
+    const job = this.jobs.get(jobId);
+    if (job === undefined) throw new Error(`job ${jobId} is not registered`);
+    let result = job.results.get(partition.resultId);
+    if (result === undefined) job.results.set(partition.resultId, (result = { shuffleId: job.nextShuffleId++, partitions: new Map() }));
+    const descriptor: BraidShuffleDescriptor = {
+      jobId,
+      resultId: partition.resultId,
+      partitionIndex: partition.partitionIndex,
+      producerId: producer.producerId,
+      lifecycleManager: addressKey(job.lm.address),
+      shuffleId: result.shuffleId,
+      mapId: partition.partitionIndex,
+      numMappers: partition.numberOfPartitions,
+      numPartitions: partition.numberOfSubpartitions,
+    };
+    result.partitions.set(partition.partitionIndex, descriptor);
+    return descriptor;
+  }
+
+  /** Releases one producer partition; a result whose partitions are all released is deleted. */
+  async releasePartitionExternally(descriptor: BraidShuffleDescriptor): Promise<void> {
+    const job = this.jobs.get(descriptor.jobId);
+    const result = job?.results.get(descriptor.resultId);
+    if (job === undefined || result === undefined) return;
+    result.partitions.delete(descriptor.partitionIndex);
+    if (result.partitions.size === 0) {
+      job.results.delete(descriptor.resultId);
+      await job.lm.unregisterShuffle(result.shuffleId).catch(() => undefined);
+    }
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      this.admin ??= await connect(this.master, { role: Role.Admin, token: this.options.authToken ?? '' });
+      const res = await this.admin.call(GetStatus, {}, 5000);
+      this.lastContact = Date.now();
+      const status = JSON.parse(res.json.toString('utf8')) as { workers: { address: string; lost: boolean }[] };
+      const lost = new Set(status.workers.filter((w) => w.lost).map((w) => w.address));
+      const newlyLost = [...lost].filter((w) => !this.lostWorkers.has(w));
+      this.lostWorkers = lost;
+      if (newlyLost.length > 0) this.onWorkersLost(new Set(newlyLost));
+    } catch (err) {
+      this.admin?.close();
+      this.admin = undefined;
+      if (Date.now() - this.lastContact > (this.options.masterFailureTimeoutMs ?? 60_000)) {
+        this.context.onFatalError(asBraidError(err));
+      }
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Tells every job at once which of its partitions lost data on the lost workers. */
+  private onWorkersLost(lost: ReadonlySet<string>): void {
+    const dead = (a: Address | undefined) => a === undefined || lost.has(addressKey(a)) || this.lostWorkers.has(addressKey(a));
+    for (const job of this.jobs.values()) {
+      const release: ResultPartitionId[] = [];
+      for (const [resultId, result] of job.results) {
+        const locations: PartitionLocation[] = job.lm.liveLocations(result.shuffleId);
+        // A location survives while one of its copies is on a live worker.
+        const hit = locations.some((l) => lost.has(addressKey(l.primary)) || (l.replica !== undefined && lost.has(addressKey(l.replica))));
+        const broken = locations.some((l) => dead(l.primary) && dead(l.replica));
+        if (hit && broken) for (const p of result.partitions.keys()) release.push({ resultId, partitionIndex: p });
+      }
+      if (release.length > 0) job.context.stopTrackingAndReleasePartitions(release);
+    }
+  }
+}
