@@ -48,3 +48,6 @@ export {
   type ProducerDescriptor,
   type ResultPartitionId,
 } from './engines/flink-shuffle-master.js';
+
+// External shuffle service mode: executors' own map outputs served by workers.
+export { registerExecutor, fetchBlocks, writeMapOutput, type FetchBlocksOptions, type ExecutorShuffleInfo } from './ess/index.js';

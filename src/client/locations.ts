@@ -23,14 +23,18 @@ export type ReviveOutcome = { status: typeof PushStatus.SUCCESS; location: Parti
  * The client's view of one shuffle's locations: registered lazily (once per
  * process, single-flight), moved to newer epochs by revives. Revives asked
  * within one turn of the event loop go to the LifecycleManager as one
- * request, and asks for the same (partition, epoch) share one answer.
+ * request. Each ask keeps its own (map, attempt) and gets its own answer:
+ * one map may be told MAP_ENDED while another map's batch for the same
+ * partition gets the new epoch. The LifecycleManager gives every ask for one
+ * (partition, epoch) the same new location.
  */
 export class ShuffleLocations {
   private locations: PartitionLocation[] = [];
   private registering: Promise<void> | undefined;
   private pendingRevives: ReviveWaiter[] = [];
-  private readonly inFlightRevives = new Map<string, Promise<ReviveOutcome>>();
   private reviveScheduled = false;
+  /** (partition, epoch) pairs with a soft-split revive on its way. */
+  private readonly softSplits = new Set<string>();
 
   constructor(
     readonly shuffleId: number,
@@ -62,22 +66,28 @@ export class ShuffleLocations {
     if (cur === undefined || cur.epoch < loc.epoch) this.locations[loc.partitionId] = loc;
   }
 
-  /** Asks for a newer location than `epoch` of `partitionId`; shared by everyone asking about the same epoch. */
+  /**
+   * After a SOFT_SPLIT the batch was kept; later pushes should go to a new
+   * epoch. Nobody waits for the answer, so one ask per (partition, epoch) is enough.
+   */
+  moveOn(partitionId: number, epoch: number, mapId: number, attemptId: number, cause: number): void {
+    const key = `${partitionId}/${epoch}`;
+    if (this.softSplits.has(key)) return;
+    this.softSplits.add(key);
+    void this.revive(partitionId, epoch, mapId, attemptId, cause).finally(() => this.softSplits.delete(key));
+  }
+
+  /** Asks for a newer location than `epoch` of `partitionId`, on behalf of one map attempt. */
   revive(partitionId: number, epoch: number, mapId: number, attemptId: number, cause: number): Promise<ReviveOutcome> {
     const current = this.locations[partitionId];
     if (current !== undefined && current.epoch > epoch) return Promise.resolve({ status: PushStatus.SUCCESS, location: current });
-    const key = `${partitionId}/${epoch}`;
-    const existing = this.inFlightRevives.get(key);
-    if (existing) return existing;
-    const p = new Promise<ReviveOutcome>((resolve) => {
+    return new Promise<ReviveOutcome>((resolve) => {
       this.pendingRevives.push({ partitionId, epoch, mapId, attemptId, cause, resolve });
       if (!this.reviveScheduled) {
         this.reviveScheduled = true;
         setImmediate(() => void this.sendRevives());
       }
-    }).finally(() => this.inFlightRevives.delete(key));
-    this.inFlightRevives.set(key, p);
-    return p;
+    });
   }
 
   private async sendRevives(): Promise<void> {

@@ -109,16 +109,21 @@ export class ShuffleClient {
     if (length > MAX_BATCH_BYTES) {
       throw new BraidError(ErrorCodes.INVALID_REQUEST, `a batch of ${length} bytes is over the ${MAX_BATCH_BYTES}-byte limit: push large data in several calls`);
     }
+    for (const [name, v] of [['mapId', mapId], ['attemptId', attemptId], ['shuffleId', shuffleId]] as const) {
+      if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new BraidError(ErrorCodes.INVALID_REQUEST, `${name} ${v} is not a u32`);
+    }
     const shuffle = this.locations(shuffleId);
     await shuffle.ensureRegistered(numMappers, numPartitions);
     const tracker = this.tracker(shuffleId, mapId, attemptId);
     if (tracker.mapEnded) return undefined;
+    const location = shuffle.location(partitionId);
     const raw = Buffer.from(data.buffer, data.byteOffset + offset, length);
     const compressed = await this.compressor.compress(raw);
     const batch = assembleBatch(this.codec, length, compressed);
+    // Recorded last: from here the batch must be settled (acknowledged, dropped or failed), or mapperEnd would wait for it.
     const batchId = tracker.record(partitionId, raw);
     writeBatchHeader(batch, 0, { mapId, attemptId, batchId, length: batch.length - 16 });
-    return { tracker, partitionId, batch, location: shuffle.location(partitionId), retries: 0, splits: 0 };
+    return { tracker, partitionId, batch, location, retries: 0, splits: 0 };
   }
 
   /**
@@ -197,10 +202,15 @@ export class ShuffleClient {
     const key = `${shuffleId}/${mapId}/${attemptId}`;
     const tracker = this.attempts.get(key) ?? this.tracker(shuffleId, mapId, attemptId);
     await tracker.drained();
-    this.attempts.delete(key);
-    if (tracker.failure) throw tracker.failure;
+    if (tracker.failure) {
+      this.attempts.delete(key);
+      throw tracker.failure;
+    }
     const lm = await this.lm();
-    return lm.call(MapperEnd, { shuffleId, mapId, attemptId, numMappers, partitions: tracker.mapEnded ? [] : tracker.partitionSums() });
+    const res = await lm.call(MapperEnd, { shuffleId, mapId, attemptId, numMappers, partitions: tracker.mapEnded ? [] : tracker.partitionSums() });
+    // Forgotten only once reported: a retried mapperEnd after a lost answer must report the same sums.
+    this.attempts.delete(key);
+    return res;
   }
 
   /**
@@ -216,7 +226,8 @@ export class ShuffleClient {
     options: { stageAttemptId?: number } = {},
   ): AsyncGenerator<Buffer> {
     const lm = await this.lm();
-    const res = await lm.call(GetReducerFileGroup, { shuffleId, startPartition: partitionId, endPartition: partitionId + 1 }, this.options.fetchTimeoutMs);
+    // Longer than the LifecycleManager's own wait for the stage end, so its STAGE_NOT_ENDED answer arrives first.
+    const res = await lm.call(GetReducerFileGroup, { shuffleId, startPartition: partitionId, endPartition: partitionId + 1 }, this.options.fetchTimeoutMs + 30_000);
     const group = res.partitions.find((p) => p.partitionId === partitionId);
     if (group === undefined) return;
     yield* readPartitionBatches(

@@ -49,6 +49,8 @@ export interface WorkerConfig extends CommonConfig {
   readonly diskReserve: number;
   readonly chunkCacheSize: number;
   readonly maxChunksInFlight: number;
+  readonly essIndexCacheBytes: number;
+  readonly essMaxChunksBeingTransferred: number;
 }
 
 export interface StandaloneConfig extends MasterConfig, Omit<WorkerConfig, 'master'> {
@@ -160,6 +162,19 @@ const workerStorage: Omit<OptionTable<WorkerConfig>, keyof CommonConfig | 'maste
     min: 1,
     max: 65536,
     description: 'Chunks being sent at once; past it fetches fail SERVER_BUSY and clients retry.',
+  },
+  essIndexCacheBytes: {
+    kind: 'size',
+    default: 64 * MIB,
+    min: 0,
+    description: 'External shuffle service mode: bytes of executors\' index files kept in memory.',
+  },
+  essMaxChunksBeingTransferred: {
+    kind: 'int',
+    default: 64,
+    min: 1,
+    max: 65536,
+    description: 'External shuffle service mode: blocks being sent at once; past it fetches fail SERVER_BUSY.',
   },
 };
 

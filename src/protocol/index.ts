@@ -34,3 +34,8 @@ export { UnregisterShuffle } from './control/unregister-shuffle.js';
 export { ApplicationHeartbeat } from './control/application-heartbeat.js';
 export { ReportShuffleFetchFailure, FetchFailureStatus } from './control/report-fetch-failure.js';
 export { GetStatus } from './control/get-status.js';
+export { RegisterExecutor } from './control/register-executor.js';
+export { OpenBlocks } from './control/open-blocks.js';
+export { ApplicationRemoved } from './control/application-removed.js';
+export { ExecutorRemoved } from './control/executor-removed.js';
+export { GetEssMetrics } from './control/get-ess-metrics.js';

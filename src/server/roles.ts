@@ -35,6 +35,8 @@ function workerOptions(c: Omit<WorkerConfig, 'master'>) {
     diskReserve: c.diskReserve,
     chunkCacheSize: c.chunkCacheSize,
     maxChunksInFlight: c.maxChunksInFlight,
+    essIndexCacheBytes: c.essIndexCacheBytes,
+    essMaxChunksBeingTransferred: c.essMaxChunksBeingTransferred,
     heartbeatIntervalMs: c.heartbeatInterval,
     authToken: c.authToken,
   };

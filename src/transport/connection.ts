@@ -185,7 +185,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** Sends a request and waits for its answer (waiting for 'drain' first). Sets `requestId` on `message`. */
   async request(message: OutboundRequest, timeoutMs = this.options.requestTimeoutMs): Promise<Response> {
-    await this.writable();
     if (this.closed) throw new BraidError(ErrorCodes.CONNECTION_CLOSED, `connection to ${this.remote} is closed`);
     const requestId = this.nextRequestId++;
     // The timer closure must not capture `message`: that would pin its body
@@ -199,6 +198,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       }, timeoutMs);
       this.pending.set(requestId, { resolve, reject, timer });
     });
+    // The deadline runs from here, waiting for 'drain' included: a peer that
+    // stays alive but stops reading must not hold a request forever.
+    const settled = promise.then(noop, noop);
+    await Promise.race([this.writable(), settled]);
+    if (!this.pending.has(requestId)) return promise; // timed out, or the connection closed, while waiting
     // The id is stamped on the caller's object: spreading it into a new object
     // costs V8's slow path and a new hidden class per request (~18k instructions).
     const framed = message as OutboundRequest & { requestId: number };
@@ -226,7 +230,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** Fetches one chunk; several may be in flight per stream. */
   async fetchChunk(streamId: number, chunkIndex: number, timeoutMs = this.options.requestTimeoutMs): Promise<Buffer> {
-    await this.writable();
     if (this.closed) throw new BraidError(ErrorCodes.CONNECTION_CLOSED, `connection to ${this.remote} is closed`);
     const key = chunkKey(streamId, chunkIndex);
     if (this.pendingChunks.has(key)) throw new BraidError(ErrorCodes.INVALID_REQUEST, `chunk ${key} is already being fetched`);
@@ -236,6 +239,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       }, timeoutMs);
       this.pendingChunks.set(key, { resolve, reject, timer });
     });
+    const settled = promise.then(noop, noop);
+    await Promise.race([this.writable(), settled]);
+    if (this.pendingChunks.get(key) === undefined) return promise; // timed out or closed while waiting
     try {
       this.send({ type: MessageType.ChunkFetchRequest, streamId, chunkIndex });
     } catch (err) {
@@ -357,6 +363,8 @@ function forget<K, T>(pending: Map<K, Pending<T>>, key: K): void {
   clearTimeout(p.timer);
   pending.delete(key);
 }
+
+function noop(): void {}
 
 function chunkKey(streamId: number, chunkIndex: number): string {
   return `${streamId}/${chunkIndex}`;

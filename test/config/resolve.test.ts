@@ -74,6 +74,8 @@ describe('defaults', () => {
       diskReserve: G,
       chunkCacheSize: 256 * M,
       maxChunksInFlight: 64,
+      essIndexCacheBytes: 64 * M,
+      essMaxChunksBeingTransferred: 64,
     });
   });
 

@@ -8,19 +8,24 @@
 import {
   ALL_MAPS,
   ApplicationHeartbeat,
+  ApplicationRemoved,
   BATCH_HEADER_SIZE,
   BatchCodec,
   CommitFiles,
   DestroySlots,
   ErrorCodes,
+  ExecutorRemoved,
+  GetEssMetrics,
   GetReducerFileGroup,
   GetStatus,
   MapperEnd,
   MessageType,
   Mode,
+  OpenBlocks,
   PAYLOAD_HEADER_SIZE,
   PROTOCOL_VERSION,
   PushStatus,
+  RegisterExecutor,
   RegisterShuffle,
   RegisterWorker,
   ReportShuffleFetchFailure,
@@ -408,6 +413,46 @@ export const CONTROL_SAMPLES: readonly ControlSample[] = [
     GetStatus,
     [{}],
     [{ json: Buffer.from(JSON.stringify({ workers: [worker1, worker3], applications: ['app-Ω'] }), 'utf8') }, { json: Buffer.alloc(0) }],
+  ),
+  control(
+    RegisterExecutor,
+    [
+      { appId: 'app-20240611-0007', execId: '12', localDirs: ['/mnt/disk1/blockmgr-1', '/données/blockmgr-2'], subDirsPerLocalDir: 64, shuffleManager: 'sort' },
+      { appId: '', execId: '', localDirs: [], subDirsPerLocalDir: 0xffff_ffff, shuffleManager: '' },
+    ],
+    [{}],
+  ),
+  control(
+    OpenBlocks,
+    [
+      { appId: 'app-20240611-0007', execId: '12', blockIds: ['shuffle_3_7_0', 'shuffle_3_9007199254740991_2147483647'] },
+      { appId: '', execId: '', blockIds: [] },
+    ],
+    [
+      { streamId: Number.MAX_SAFE_INTEGER, numChunks: 2 },
+      { streamId: 0, numChunks: 0 },
+    ],
+  ),
+  control(
+    ApplicationRemoved,
+    [
+      { appId: 'アプリ-🚀', cleanupLocalDirs: true },
+      { appId: '', cleanupLocalDirs: false },
+    ],
+    [{}],
+  ),
+  control(
+    ExecutorRemoved,
+    [
+      { appId: 'app-20240611-0007', execId: 'executor-Ω' },
+      { appId: '', execId: '' },
+    ],
+    [{}],
+  ),
+  control(
+    GetEssMetrics,
+    [{}],
+    [{ json: Buffer.from(JSON.stringify({ registeredExecutors: 3, indexCache: { hits: 1 } }), 'utf8') }, { json: Buffer.alloc(0) }],
   ),
 ];
 

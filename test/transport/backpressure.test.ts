@@ -116,7 +116,8 @@ describe('slow reader', () => {
     expect(state.frames).toBe(0);
     expect(queued.max).toBeLessThan(QUEUE_BOUND);
 
-    // A request made now does not even get onto the wire: it waits for 'drain' first.
+    // A request made now does not get onto the wire: it waits for 'drain' first
+    // (already pending, though: its deadline runs while it waits).
     const inFlightBefore = conn.inFlight;
     const extra = push(conn, N);
     let extraSettled = false;
@@ -124,7 +125,7 @@ describe('slow reader', () => {
     await quiet(100);
     expect(waiting).toBe(true);
     expect(answers.length).toBe(sentWhilePaused);
-    expect(conn.inFlight).toBe(inFlightBefore);
+    expect(conn.inFlight).toBe(inFlightBefore + 1);
     expect(extraSettled).toBe(false);
 
     state.conn!.resumeReading();
@@ -259,5 +260,19 @@ describe('memory held by pending requests', () => {
 
     for (const { requestId, conn: c } of held) c.reply({ type: MessageType.PushResponse, requestId, statuses: Buffer.from([0]) });
     expectAllSucceeded(await Promise.all(answers));
+  });
+});
+
+describe('deadlines', () => {
+  test('a request waiting for drain times out on time when the peer stays alive but never reads', async () => {
+    const { server } = await pushServer({ pauseOnConnect: true });
+    const conn = await h.client(server.address);
+    // Fill the socket until writable() stops resolving (requests write after a microtask).
+    for (let i = 0; i < 64; i++) void push(conn, i).catch(() => undefined);
+    await waitFor(() => conn.socket.writableNeedDrain, 'the socket to need drain');
+    const started = Date.now();
+    const late = conn.request({ type: MessageType.PushData, shuffleKey: 'app-1', partitionId: 999, epoch: 0, mode: 0, body: Buffer.alloc(16) }, 200);
+    await expect(late).rejects.toMatchObject({ code: 'BRAID_ERR_TIMEOUT' });
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 });

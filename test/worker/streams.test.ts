@@ -32,7 +32,8 @@ test('a chunk fetched twice is served from the cache the second time', async () 
   const mid = w.status().chunkCache;
   expect(mid.misses).toBe(before.misses + 1);
   expect(mid.hits).toBe(before.hits);
-  expect(mid.bytes).toBe(before.bytes + 1000);
+  // The cache counts the pooled memory a chunk pins: its size class, 64 KiB for 1000 bytes.
+  expect(mid.bytes).toBe(before.bytes + 64 * 1024);
   const second = await client.fetchChunk(s.streamId, 2);
   const after = w.status().chunkCache;
   expect(after.hits).toBe(mid.hits + 1);
@@ -47,10 +48,12 @@ test('a chunk fetched twice is served from the cache the second time', async () 
 });
 
 test('the cache is bounded in bytes', async () => {
-  const { w, client } = await committedFile({ chunkSize: 1000, chunkCacheSize: 2500 }, 6, 984);
+  // Chunks of 1000 bytes pin 64 KiB each (their pool size class): room for two.
+  const limit = 2.5 * 64 * 1024;
+  const { w, client } = await committedFile({ chunkSize: 1000, chunkCacheSize: limit }, 6, 984);
   await readFile(client, KEY, fileName(0));
-  expect(w.status().chunkCache.bytes).toBeLessThanOrEqual(2500);
-  expect(w.status().chunkCache.bytes).toBe(2000);
+  expect(w.status().chunkCache.bytes).toBeLessThanOrEqual(limit);
+  expect(w.status().chunkCache.bytes).toBe(2 * 64 * 1024);
 });
 
 test('over maxChunksInFlight, fetches fail SERVER_BUSY (retriable); retried, every chunk arrives', async () => {
@@ -86,4 +89,14 @@ test('streams are freed when their connection closes', async () => {
   await waitFor(() => w.status().streams.open === 1, 'the closed connection’s streams to be freed');
   client.close();
   await waitFor(() => w.status().streams.open === 0, 'all streams to be freed');
+});
+
+test('a stream is forgotten once every chunk was sent, while its connection stays open', async () => {
+  const { w, client } = await committedFile({ chunkSize: 1000 }, 6, 984);
+  const s = await openStream(client, KEY, fileName(0));
+  for (let i = 0; i < s.numChunks - 1; i++) await client.fetchChunk(s.streamId, i);
+  expect(w.status().streams.open).toBe(1);
+  await client.fetchChunk(s.streamId, s.numChunks - 1);
+  expect(w.status().streams.open).toBe(0);
+  await expect(client.fetchChunk(s.streamId, 0)).rejects.toMatchObject({ code: 'BRAID_ERR_UNKNOWN_STREAM' });
 });

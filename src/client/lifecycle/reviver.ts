@@ -76,7 +76,7 @@ export class Reviver {
         () => state.reviving.delete(key),
         () => state.reviving.delete(key),
       );
-    } else if (isPushFailure(req.cause)) {
+    } else if (workerFailed(req.cause)) {
       const waiting = this.pending.get(state)?.get(key);
       if (waiting !== undefined) addAvoid(waiting.avoid, current);
     }
@@ -95,7 +95,7 @@ export class Reviver {
     if (this.closed) return Promise.reject(new BraidError(ErrorCodes.SHUTTING_DOWN, 'lifecycle manager is closed'));
     const entry: PendingEpoch = { partitionId: req.partitionId, oldEpoch: req.epoch, avoid: new Map(), done: deferred() };
     // After a split the old worker is healthy; after a failure, keep the new epoch away from it.
-    if (isPushFailure(req.cause)) addAvoid(entry.avoid, current);
+    if (workerFailed(req.cause)) addAvoid(entry.avoid, current);
     let batch = this.pending.get(state);
     if (batch === undefined) {
       batch = new Map();
@@ -164,4 +164,9 @@ export class Reviver {
 function addAvoid(avoid: Map<string, Address>, loc: PartitionLocation): void {
   avoid.set(addressKey(loc.primary), loc.primary);
   if (loc.replica !== undefined) avoid.set(addressKey(loc.replica), loc.replica);
+}
+
+/** Whether the push failed because of the old location's workers (split and stage-retry causes do not). */
+function workerFailed(cause: number): boolean {
+  return isPushFailure(cause) && cause !== PushStatus.FAIL_LOCATION_COMMITTED;
 }

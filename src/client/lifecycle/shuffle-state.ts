@@ -117,6 +117,8 @@ export class ShuffleState {
    * maps, which readers drop: they are neither read nor judged lost.
    */
   private readonly firstLiveEpoch: number[];
+  /** `${mapId}/${attemptId}` of the winners of earlier stage attempts: a re-run must use new attempt ids. */
+  private readonly formerWinners = new Set<string>();
   /** Set once unregistered: late completions must not touch workers' state through it. */
   removed = false;
   /** Revives in flight, by `${partitionId}/${oldEpoch}`: concurrent requests share one new epoch. */
@@ -176,6 +178,14 @@ export class ShuffleState {
     if (!Number.isInteger(mapId) || mapId < 0 || mapId >= this.numMappers) {
       throw new BraidError(ErrorCodes.INVALID_REQUEST, `mapId ${mapId} is out of range for shuffle ${this.shuffleId} with ${this.numMappers} mappers`);
     }
+    // Workers answer MAP_ENDED to a committed winner's pushes, so a re-run reusing its attempt id
+    // would have had its data dropped: refuse it loudly rather than record an empty output.
+    if (this.formerWinners.has(`${mapId}/${attemptId}`)) {
+      throw new BraidError(
+        ErrorCodes.INVALID_REQUEST,
+        `map ${mapId} attempt ${attemptId} already won an earlier stage attempt of shuffle ${this.shuffleId}: a re-run needs a new attempt id`,
+      );
+    }
     for (const p of partitions) {
       if (p.partitionId >= this.numPartitions) {
         throw new BraidError(
@@ -205,6 +215,9 @@ export class ShuffleState {
    */
   resetForStageRetry(): MapOutputs {
     const old = this.outputs;
+    old.winners.forEach((attempt, mapId) => {
+      if (attempt >= 0) this.formerWinners.add(`${mapId}/${attempt}`);
+    });
     this.outputs = new MapOutputs(this.numMappers);
     // Every epoch so far was committed (or lost) with the old attempt: re-run maps revive past them.
     for (let p = 0; p < this.numPartitions; p++) this.firstLiveEpoch[p] = this.epochsOf(p).length;

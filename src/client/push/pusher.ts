@@ -112,8 +112,7 @@ export class Pusher {
           break;
         case PushStatus.SOFT_SPLIT:
           b.tracker.settle();
-          // Kept; later pushes should go to a new epoch. Nobody waits for this.
-          void this.locationsOf(b.tracker.shuffleId).revive(b.partitionId, b.location.epoch, b.tracker.mapId, b.tracker.attemptId, status);
+          this.locationsOf(b.tracker.shuffleId).moveOn(b.partitionId, b.location.epoch, b.tracker.mapId, b.tracker.attemptId, status);
           break;
         case PushStatus.MAP_ENDED:
           b.tracker.mapEnded = true;
@@ -127,7 +126,8 @@ export class Pusher {
 
   /** Revives the batch's partition and sends it again, up to maxPushRetries times. */
   private async resend(b: OutgoingBatch, cause: number): Promise<void> {
-    const split = cause === PushStatus.HARD_SPLIT;
+    // The partition moved on (split, or committed under a stage retry): not a failure, resend at once.
+    const split = cause === PushStatus.HARD_SPLIT || cause === PushStatus.FAIL_LOCATION_COMMITTED;
     if (split ? b.splits >= MAX_HARD_SPLITS : b.retries >= this.options.maxPushRetries) {
       b.tracker.fail(new BraidError(ErrorCodes.PUSH_FAILED, `push of partition ${b.partitionId} failed after ${b.retries} retries and ${b.splits} splits, last: ${pushStatusName(cause)}`));
       b.tracker.settle();
@@ -144,8 +144,8 @@ export class Pusher {
       return;
     }
     if (outcome.location === undefined) {
-      // No new location this time: try the revive again, counting it as a retry.
-      void this.resend(b, cause);
+      // No new location this time (e.g. no free slots): a failure, so the next try backs off.
+      void this.resend(b, outcome.status === PushStatus.SUCCESS ? PushStatus.FAIL_UNKNOWN_LOCATION : outcome.status);
       return;
     }
     b.location = outcome.location;

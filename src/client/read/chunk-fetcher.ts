@@ -10,25 +10,29 @@ export interface StreamRequest {
 
 const BUSY_RETRIES = 20;
 
+/** Runs `op`, asking again with a growing pause while the worker answers SERVER_BUSY. */
+async function whileBusy<T>(op: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (!isBraidError(err, ErrorCodes.SERVER_BUSY) || attempt >= BUSY_RETRIES) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(10 * 2 ** attempt, 500)));
+    }
+  }
+}
+
 /**
  * Opens a stream on a worker and yields its chunks in order, keeping up to
  * `ahead` chunk requests in flight. A busy worker (SERVER_BUSY) is asked
  * again after a short wait; any other failure ends the iteration with it.
  */
 export async function* fetchChunks(conn: Connection, req: StreamRequest, ahead: number, timeoutMs: number): AsyncGenerator<Buffer> {
-  const res = await conn.request({ type: MessageType.OpenStream, ...req }, timeoutMs);
+  // A worker whose sorter queue is full answers OpenStream with SERVER_BUSY too: not a failed copy.
+  const res = await whileBusy(() => conn.request({ type: MessageType.OpenStream, ...req }, timeoutMs));
   if (res.type !== MessageType.StreamHandle) throw unexpectedResponse(res, 'OpenStream');
   const { streamId, numChunks } = res;
-  const fetchOne = async (index: number): Promise<Buffer> => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await conn.fetchChunk(streamId, index, timeoutMs);
-      } catch (err) {
-        if (!isBraidError(err, ErrorCodes.SERVER_BUSY) || attempt >= BUSY_RETRIES) throw err;
-        await new Promise((r) => setTimeout(r, Math.min(10 * 2 ** attempt, 500)));
-      }
-    }
-  };
+  const fetchOne = (index: number): Promise<Buffer> => whileBusy(() => conn.fetchChunk(streamId, index, timeoutMs));
   const window: Promise<Buffer>[] = [];
   let next = 0;
   const refill = () => {

@@ -1,10 +1,15 @@
 import { ApplicationHeartbeat } from './application-heartbeat.js';
+import { ApplicationRemoved } from './application-removed.js';
 import { CommitFiles } from './commit-files.js';
 import type { RpcMethod } from './define.js';
 import { DestroySlots } from './destroy-slots.js';
+import { ExecutorRemoved } from './executor-removed.js';
+import { GetEssMetrics } from './get-ess-metrics.js';
 import { GetReducerFileGroup } from './get-reducer-file-group.js';
 import { GetStatus } from './get-status.js';
 import { MapperEnd } from './mapper-end.js';
+import { OpenBlocks } from './open-blocks.js';
+import { RegisterExecutor } from './register-executor.js';
 import { RegisterShuffle } from './register-shuffle.js';
 import { RegisterWorker } from './register-worker.js';
 import { ReportShuffleFetchFailure } from './report-fetch-failure.js';
@@ -30,6 +35,12 @@ export const METHODS: readonly RpcMethod<never, never>[] = [
   ApplicationHeartbeat,
   ReportShuffleFetchFailure,
   GetStatus,
+  // external shuffle service mode
+  RegisterExecutor,
+  OpenBlocks,
+  ApplicationRemoved,
+  ExecutorRemoved,
+  GetEssMetrics,
 ] as unknown as RpcMethod<never, never>[];
 
 const BY_ID = new Map<number, RpcMethod<never, never>>(METHODS.map((m) => [m.id, m]));

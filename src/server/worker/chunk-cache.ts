@@ -5,7 +5,8 @@ import type { PooledChunk } from './chunk-pool.js';
  * length. A Map keeps insertion order, so re-inserting on hit makes the first
  * key the least recently used. The cache holds one reference to each chunk
  * and releases it on eviction, so its memory returns to the chunk pool once
- * no socket write holds it either.
+ * no socket write holds it either. Sizes count the pooled memory a chunk pins
+ * (its size class), not just its data.
  */
 export class ChunkCache {
   private readonly entries = new Map<string, PooledChunk>();
@@ -34,10 +35,10 @@ export class ChunkCache {
 
   /** Keeps a reference to `chunk` (if it fits at all). */
   set(key: string, chunk: PooledChunk): void {
-    if (chunk.data.length > this.maxBytes) return;
+    if (chunk.capacity > this.maxBytes) return;
     this.remove(key);
     this.entries.set(key, chunk.retain());
-    this.size += chunk.data.length;
+    this.size += chunk.capacity;
     while (this.size > this.maxBytes) {
       const oldest = this.entries.keys().next().value as string;
       this.remove(oldest);
@@ -53,7 +54,7 @@ export class ChunkCache {
     const chunk = this.entries.get(key);
     if (chunk === undefined) return;
     this.entries.delete(key);
-    this.size -= chunk.data.length;
+    this.size -= chunk.capacity;
     chunk.release();
   }
 }

@@ -5,10 +5,20 @@
  * ~0.5 GB/s), so chunk buffers go back to a pool once neither the chunk
  * cache nor a socket write holds them.
  *
- * Buffers come in size classes of whole MiB; the pool keeps at most
- * `maxIdleBytes` of idle buffers and lets the rest go.
+ * Buffers come in size classes: powers of two from 64 KiB to 1 MiB, then
+ * whole MiB. The pool keeps at most `maxIdleBytes` of idle buffers and lets
+ * the rest go.
  */
-const MiB = 1024 * 1024;
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** The size class holding `length` bytes. */
+export function sizeClass(length: number): number {
+  if (length > MiB) return Math.ceil(length / MiB) * MiB;
+  let size = 64 * KiB;
+  while (size < length) size *= 2;
+  return size;
+}
 
 /** A chunk and the number of holders (the cache, each socket write in progress). */
 export class PooledChunk {
@@ -19,6 +29,11 @@ export class PooledChunk {
     private readonly backing: Buffer,
     private readonly pool: ChunkPool,
   ) {}
+
+  /** Bytes of memory this chunk pins (its size class), which is what caches must count. */
+  get capacity(): number {
+    return this.backing.length;
+  }
 
   retain(): this {
     this.refs++;
@@ -40,7 +55,7 @@ export class ChunkPool {
 
   /** A chunk of `length` bytes with one reference, held by the caller. */
   take(length: number): PooledChunk {
-    const size = Math.max(MiB, Math.ceil(length / MiB) * MiB);
+    const size = sizeClass(length);
     const free = this.idle.get(size);
     let backing = free?.pop();
     if (backing !== undefined) {

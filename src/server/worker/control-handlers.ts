@@ -93,6 +93,11 @@ export class ControlHandlers {
           flushThreshold: this.options.flushThreshold,
           memory: this.memory,
         });
+        if (this.registry.get(shuffle.key) !== shuffle) {
+          // The shuffle was deleted while the file was being created: nothing may be left behind.
+          await entry.writer.destroy();
+          throw new BraidError(ErrorCodes.UNKNOWN_SHUFFLE, `shuffle ${shuffle.key} was deleted during its reservation`);
+        }
         shuffle.files.set(fileName, entry);
         created.push(entry);
       }

@@ -2,6 +2,8 @@ import { Role } from '../../protocol/index.js';
 import type { MemoryTracker } from '../../storage/index.js';
 import type { Connection } from '../../transport/index.js';
 
+const PRESSURE_REPEAT_MS = 50;
+
 export interface MemoryManagerOptions {
   limit: number;
   lowWatermark: number;
@@ -24,6 +26,8 @@ export class MemoryManager implements MemoryTracker {
   private replicaPaused = false;
   private pauseCount = 0;
   private readonly pushConns = new Set<Connection>();
+  /** While paused, flushes are forced again every PRESSURE_REPEAT_MS: data that arrived after the first flush must not sit below its writer's threshold forever. */
+  private pressureTimer: NodeJS.Timeout | undefined;
   private readonly replicaConns = new Set<Connection>();
 
   constructor(private readonly options: MemoryManagerOptions) {}
@@ -70,17 +74,28 @@ export class MemoryManager implements MemoryTracker {
       this.pauseCount++;
       for (const c of this.pushConns) c.pauseReading();
       this.options.onPressure();
+      this.pressureTimer = setInterval(() => this.options.onPressure(), PRESSURE_REPEAT_MS);
+      this.pressureTimer.unref();
     }
     if (!this.replicaPaused && this.heldBytes > this.options.limit * this.options.replicaWatermark) {
       this.replicaPaused = true;
       for (const c of this.replicaConns) c.pauseReading();
+      this.options.onPressure();
     }
   }
 
   private onLow(): void {
+    clearInterval(this.pressureTimer);
+    this.pressureTimer = undefined;
     this.pushPaused = false;
     this.replicaPaused = false;
     for (const c of this.replicaConns) c.resumeReading();
     for (const c of this.pushConns) c.resumeReading();
+  }
+
+  /** Stops the pressure timer (worker shutdown). */
+  stop(): void {
+    clearInterval(this.pressureTimer);
+    this.pressureTimer = undefined;
   }
 }

@@ -27,6 +27,10 @@ export interface WorkerOptions {
   authToken?: string;
   /** Where committed-file metadata is kept; default `<dataDirs[0]>/.braid-meta`. */
   metaStorePath?: string;
+  /** External shuffle service: bytes of map output index files cached (LRU). */
+  essIndexCacheBytes?: number;
+  /** External shuffle service: chunks being transferred at once; past it fetches fail SERVER_BUSY. */
+  essMaxChunksBeingTransferred?: number;
 }
 
 export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'master' | 'metaStorePath'>> & {
@@ -55,6 +59,8 @@ export const WORKER_DEFAULTS = {
   replicaTimeoutMs: 30_000,
   sortThreads: 2,
   authToken: '',
+  essIndexCacheBytes: 64 * MiB,
+  essMaxChunksBeingTransferred: 64,
 } as const;
 
 function check(ok: boolean, option: string, message: string): void {
@@ -68,6 +74,8 @@ export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
   for (const k of ['memoryLimit', 'chunkSize', 'flushThreshold', 'splitThreshold', 'hardSplitLimit', 'maxChunksInFlight', 'heartbeatIntervalMs', 'replicaTimeoutMs', 'sortThreads'] as const) {
     check(Number.isFinite(r[k]) && r[k] > 0, k, `expected a positive number, got ${r[k]}`);
   }
+  check(Number.isSafeInteger(r.essIndexCacheBytes) && r.essIndexCacheBytes >= 0, 'essIndexCacheBytes', `expected an integer ≥ 0 (0 turns the cache off), got ${r.essIndexCacheBytes}`);
+  check(Number.isSafeInteger(r.essMaxChunksBeingTransferred) && r.essMaxChunksBeingTransferred > 0, 'essMaxChunksBeingTransferred', `expected a positive integer, got ${r.essMaxChunksBeingTransferred}`);
   check(Number.isFinite(r.diskReserve) && r.diskReserve >= 0, 'diskReserve', `expected ≥ 0, got ${r.diskReserve}`);
   check(Number.isFinite(r.chunkCacheSize) && r.chunkCacheSize >= 0, 'chunkCacheSize', `expected ≥ 0 (0 turns the cache off), got ${r.chunkCacheSize}`);
   check(r.chunkSize <= 32 * MiB, 'chunkSize', `at most 32 MiB so a chunk frame stays under the 64 MiB frame limit, got ${r.chunkSize}`);

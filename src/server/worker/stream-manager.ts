@@ -13,11 +13,57 @@ import type { ChunkPool } from './chunk-pool.js';
 import { appIdOfKey, type CommittedFile, type ShuffleRegistry } from './shuffle-registry.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
-interface Stream {
+/** A byte range of a file served as one chunk (external shuffle service blocks). */
+export interface FileSegment {
+  readonly path: string;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** What the owner of a segment stream hears: its own cap on chunks in flight, and accounting. */
+export interface SegmentStreamHooks {
+  /** Runs before a chunk is read; a throw refuses the fetch with that error (e.g. SERVER_BUSY). */
+  admit(): void;
+  /** Runs once for every admitted chunk when its transfer ends: the bytes sent, undefined if it failed. */
+  settle(bytes: number | undefined): void;
+}
+
+interface FileStream {
+  readonly kind: 'file';
   readonly id: number;
   readonly conn: Connection;
   readonly path: string;
   readonly chunkOffsets: number[];
+}
+
+/**
+ * Chunk i is segments[i]. Not cached: blocks are read once by one reducer,
+ * and small ones would pin whole pool buffers in the cache.
+ */
+interface SegmentStream {
+  readonly kind: 'segments';
+  readonly id: number;
+  readonly conn: Connection;
+  readonly segments: readonly FileSegment[];
+  readonly hooks: SegmentStreamHooks | undefined;
+}
+
+/** Which chunks were sent: a stream is forgotten once every chunk went out once. */
+interface Progress {
+  readonly sent: Uint8Array;
+  left: number;
+}
+
+type Stream = (FileStream | SegmentStream) & Progress;
+
+function chunkCount(s: Stream): number {
+  return s.kind === 'file' ? s.chunkOffsets.length - 1 : s.segments.length;
+}
+
+function chunkAt(s: Stream, i: number): FileSegment {
+  if (s.kind === 'segments') return s.segments[i]!;
+  const offset = s.chunkOffsets[i]!;
+  return { path: s.path, offset, length: s.chunkOffsets[i + 1]! - offset };
 }
 
 /**
@@ -26,6 +72,8 @@ interface Stream {
  * chunks; FetchChunk answers from the chunk cache or the file. The number of
  * chunks being transferred at once is capped: past the cap a fetch fails
  * with SERVER_BUSY, which clients retry. Streams die with their connection.
+ * Segment streams (openSegments) serve explicit file ranges for the external
+ * shuffle service, under its own cap as well as this one.
  */
 export class StreamManager {
   private nextStreamId = 1;
@@ -66,15 +114,38 @@ export class StreamManager {
         path = sorted.path;
         chunkOffsets = sorted.range(msg.startMapIndex, msg.endMapIndex, this.options.chunkSize).chunkOffsets;
       }
-      const id = this.nextStreamId++;
-      this.streams.set(id, { id, conn, path, chunkOffsets });
-      this.ownedBy(conn).add(id);
+      // The connection may have closed during the sort: its streams are already gone.
+      if (conn.isClosed) return;
       const numChunks = Math.max(0, chunkOffsets.length - 1);
+      const id = this.register({ kind: 'file', id: this.nextStreamId++, conn, path, chunkOffsets }, numChunks);
       const totalBytes = numChunks === 0 ? 0 : chunkOffsets[numChunks]! - chunkOffsets[0]!;
       conn.reply({ type: MessageType.StreamHandle, requestId: msg.requestId, streamId: id, numChunks, totalBytes });
     } catch (err) {
       conn.replyFailure(msg.requestId, err);
     }
+  }
+
+  /** Opens a stream whose chunk i is `segments[i]`, owned by `conn` like any other stream. */
+  openSegments(conn: Connection, segments: readonly FileSegment[], hooks?: SegmentStreamHooks): { streamId: number; numChunks: number } {
+    if (conn.isClosed) throw new BraidError(ErrorCodes.CONNECTION_CLOSED, `connection to ${conn.remote} is closed`);
+    const id = this.register({ kind: 'segments', id: this.nextStreamId++, conn, segments, hooks }, segments.length);
+    return { streamId: id, numChunks: segments.length };
+  }
+
+  /** Keeps a stream until its connection closes or every chunk has been sent once (long-lived clients open many). */
+  private register(s: FileStream | SegmentStream, numChunks: number): number {
+    if (numChunks === 0) return s.id; // nothing to fetch: nothing to keep
+    this.streams.set(s.id, { ...s, sent: new Uint8Array(numChunks), left: numChunks });
+    this.ownedBy(s.conn).add(s.id);
+    return s.id;
+  }
+
+  private markSent(stream: Stream, index: number): void {
+    if (stream.sent[index] === 1) return;
+    stream.sent[index] = 1;
+    if (--stream.left > 0) return;
+    this.streams.delete(stream.id);
+    this.byConn.get(stream.conn)?.delete(stream.id);
   }
 
   async fetch(msg: MessageOfType<typeof MessageType.ChunkFetchRequest>, conn: Connection): Promise<void> {
@@ -86,31 +157,39 @@ export class StreamManager {
     };
     const stream = this.streams.get(streamId);
     if (stream === undefined || stream.conn !== conn) return void fail(new BraidError(ErrorCodes.UNKNOWN_STREAM, `no stream ${streamId} on this connection`));
-    if (!Number.isInteger(chunkIndex) || chunkIndex >= stream.chunkOffsets.length - 1) {
-      return void fail(new BraidError(ErrorCodes.BAD_CHUNK_INDEX, `stream ${streamId} has ${stream.chunkOffsets.length - 1} chunks, asked for ${chunkIndex}`));
+    const numChunks = chunkCount(stream);
+    if (!Number.isInteger(chunkIndex) || chunkIndex >= numChunks) {
+      return void fail(new BraidError(ErrorCodes.BAD_CHUNK_INDEX, `stream ${streamId} has ${numChunks} chunks, asked for ${chunkIndex}`));
     }
     if (this.transferring >= this.options.maxChunksInFlight) {
       return void fail(new BraidError(ErrorCodes.SERVER_BUSY, `${this.transferring} chunks are being transferred`, { retriable: true }));
     }
+    const hooks = stream.kind === 'segments' ? stream.hooks : undefined;
+    try {
+      hooks?.admit();
+    } catch (err) {
+      return void fail(err);
+    }
+    const cacheable = stream.kind === 'file';
     this.transferring++;
+    let sent: number | undefined;
     let written: Promise<void> | undefined;
     try {
-      const offset = stream.chunkOffsets[chunkIndex]!;
-      const length = stream.chunkOffsets[chunkIndex + 1]! - offset;
+      const { path, offset, length } = chunkAt(stream, chunkIndex);
       // Keyed by length too: range streams of one sorted file cut chunks at
       // different ends, so two chunks can start at the same offset.
-      const key = `${stream.path}@${offset}+${length}`;
-      let chunk = this.cache.get(key);
-      this.metrics.cache(chunk !== undefined);
+      const key = cacheable ? `${path}@${offset}+${length}` : '';
+      let chunk = cacheable ? this.cache.get(key) : undefined;
+      if (cacheable) this.metrics.cache(chunk !== undefined);
       if (chunk === undefined) {
         const fresh = this.pool.take(length);
         try {
-          await this.reader.readRange(stream.path, offset, length, fresh.data);
+          await this.reader.readRange(path, offset, length, fresh.data);
         } catch (err) {
           fresh.release();
           throw err;
         }
-        this.cache.set(key, fresh);
+        if (cacheable) this.cache.set(key, fresh);
         chunk = fresh;
       }
       // Our reference goes with the write: the buffer is recycled only after the socket is done with it.
@@ -119,6 +198,8 @@ export class StreamManager {
         held.release();
         resolve();
       }));
+      sent = chunk.data.length;
+      this.markSent(stream, chunkIndex);
       this.metrics.fetched(chunk.data.length, (performance.now() - started) / 1000);
       // A chunk counts as being transferred until the socket has written it.
       await written;
@@ -126,6 +207,7 @@ export class StreamManager {
       fail(err);
     } finally {
       this.transferring--;
+      hooks?.settle(sent);
     }
   }
 

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { BlockHandler, defaultEssStorePath } from '../../ess/block-handler.js';
 import { GetStatus, MessageType, Role, type Address } from '../../protocol/index.js';
 import { ChunkReader, DataDirs, MapRangeSorter, MetaStore } from '../../storage/index.js';
 import { RpcRouter, TransportServer, clusterAuthenticator, type Connection, type InboundRequest } from '../../transport/index.js';
@@ -69,6 +70,17 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
 
   const router = new RpcRouter((method, seconds) => metrics.rpc(method, seconds));
   control.register(router);
+  // External shuffle service mode: executors' own map output files, served as segment streams.
+  const ess = await BlockHandler.open(
+    {
+      storePath: defaultEssStorePath(o.dataDirs[0]!),
+      indexCacheBytes: o.essIndexCacheBytes,
+      maxChunksBeingTransferred: o.essMaxChunksBeingTransferred,
+      protectedDirs: o.metaStorePath === undefined ? o.dataDirs : [...o.dataDirs, o.metaStorePath],
+    },
+    { openSegments: (conn, segments, hooks) => streams.openSegments(conn, segments, hooks), forgetFile: (path) => reader.forget(path) },
+  );
+  ess.register(router);
   let link: MasterLink | undefined;
   const status = (): WorkerStatus => ({
     role: 'worker',
@@ -151,6 +163,8 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
         await sorter.close();
         await reader.close();
         await meta.close();
+        memory.stop();
+        await ess.close();
       })();
       return closing;
     },
