@@ -26,6 +26,7 @@ import { locationFileName } from '../protocol/control/common.js';
 import { BraidError, ErrorCodes, isBraidError } from '../protocol/errors.js';
 import type { Mode } from '../protocol/types.js';
 import type { DataDir } from './data-dirs.js';
+import { DescriptorSlots, type SlotHolder } from './descriptor-slots.js';
 import { shuffleDir } from './files.js';
 import { NOOP_MEMORY, type MemoryTracker } from './memory.js';
 
@@ -62,28 +63,25 @@ export interface CommittedFile {
 type State = 'open' | 'committing' | 'committed' | 'destroyed';
 
 /**
- * Writers keep their file open between flushes only while fewer than this
- * many writer files are open in the process; past it, an idle writer closes
- * its file after each write and opens it again for the next. A worker with
- * tens of thousands of partitions then stays under the process's descriptor
- * limit.
+ * At most this many writer files are open in the process (see
+ * descriptor-slots.ts): a worker with tens of thousands of partitions stays
+ * under the descriptor limit, even when all of them flush at commit.
  */
 export const MAX_OPEN_WRITER_FILES = 4096;
-let maxOpenWriterFiles = MAX_OPEN_WRITER_FILES;
-let openWriterFiles = 0;
+const slots = new DescriptorSlots(MAX_OPEN_WRITER_FILES);
 
 /** Changes the limit (tests, or a worker with a known descriptor budget). */
 export function setMaxOpenWriterFiles(n: number): void {
   positive(n, 'maxOpenWriterFiles');
-  maxOpenWriterFiles = n;
+  slots.max = n;
 }
 
 /** Writer files open right now (for tests and status). */
 export function openWriterFileCount(): number {
-  return openWriterFiles;
+  return slots.inUse;
 }
 
-export class PartitionWriter {
+export class PartitionWriter implements SlotHolder {
   readonly path: string;
   readonly fileName: string;
   readonly dir: DataDir;
@@ -134,10 +132,12 @@ export class PartitionWriter {
     const fileName = locationFileName(opts.partitionId, opts.epoch, opts.mode);
     const path = join(shuffleDir(opts.dir.path, opts.appId, opts.shuffleId), fileName);
     let fh: FileHandle;
+    await slots.acquire();
     try {
       await mkdir(dirname(path), { recursive: true });
       fh = await open(path, opts.overwrite === true ? 'w' : 'wx');
     } catch (err) {
+      slots.release();
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
         throw new BraidError(ErrorCodes.RESERVE_FAILED, `${path} already exists`, { cause: err });
       }
@@ -147,33 +147,44 @@ export class PartitionWriter {
         cause: err,
       });
     }
-    if (openWriterFiles < maxOpenWriterFiles) {
-      openWriterFiles++;
-      return new PartitionWriter(opts, path, fileName, fh);
-    }
-    await fh.close();
-    return new PartitionWriter(opts, path, fileName, undefined);
+    const writer = new PartitionWriter(opts, path, fileName, fh);
+    slots.markIdle(writer);
+    return writer;
   }
 
-  /** The open file, opened again if it was closed to save descriptors. */
+  /** The open file, opened again (with a slot) if it was closed for another writer. */
   private handle(): Promise<FileHandle> {
+    slots.markBusy(this);
     if (this.fh !== undefined) return Promise.resolve(this.fh);
-    this.opening ??= open(this.path, 'r+').then((fh) => {
-      openWriterFiles++;
-      this.fh = fh;
-      this.opening = undefined;
-      return fh;
-    });
+    this.opening ??= (async () => {
+      await slots.acquire();
+      try {
+        this.fh = await open(this.path, 'r+');
+        return this.fh;
+      } catch (err) {
+        slots.release(this);
+        throw err;
+      } finally {
+        this.opening = undefined;
+      }
+    })();
     return this.opening;
   }
 
-  /** Closes an idle file when too many writer files are open. */
-  private maybeRelease(): void {
-    if (openWriterFiles <= maxOpenWriterFiles || this.pendingBytes > 0 || this.inFlightBytes > 0 || this.fh === undefined) return;
+  /** After a write: with nothing more in flight, the file may be closed for another writer. */
+  private maybeIdle(): void {
+    if (this.pendingBytes === 0 && this.inFlightBytes === 0 && this.fh !== undefined && this.opening === undefined) slots.markIdle(this);
+  }
+
+  /** Called by the slots when this writer's file is idle and a slot is wanted. */
+  evict(): void {
     const fh = this.fh;
+    if (fh === undefined) return;
     this.fh = undefined;
-    openWriterFiles--;
-    this.lastWrite = this.lastWrite.then(() => fh.close());
+    this.lastWrite = this.lastWrite.then(
+      () => fh.close(),
+      () => fh.close(),
+    ).finally(() => slots.release(this));
   }
 
   /** Total bytes appended; the file's size once everything is flushed. */
@@ -249,7 +260,7 @@ export class PartitionWriter {
       () => {
         this.inFlightBytes -= bytes;
         this.memory.release(bytes);
-        this.maybeRelease();
+        this.maybeIdle();
       },
       (err: unknown) => {
         this.inFlightBytes -= bytes;
@@ -318,8 +329,11 @@ export class PartitionWriter {
     const fh = this.fh;
     this.fh = undefined;
     if (fh !== undefined) {
-      openWriterFiles--;
-      await fh.close();
+      try {
+        await fh.close();
+      } finally {
+        slots.release(this);
+      }
     }
   }
 

@@ -93,6 +93,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private lastCheck = 0;
   private drainWaiters: (() => void)[] = [];
+  private corked = false;
+  private readonly uncorkTurn = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
   /** Set by the owner during the handshake phase to see the handshake frames. */
   onControlFrame: ((message: Message) => void) | undefined;
 
@@ -157,14 +162,19 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     const { head, body } = encodeFrame(message);
     const s = this.socket;
-    s.cork();
+    // The socket stays corked until the end of this turn of the event loop: every frame sent in
+    // the turn (a worker answering a burst of pushes) leaves in one gathered write, not one each.
+    if (!this.corked) {
+      this.corked = true;
+      s.cork();
+      setImmediate(this.uncorkTurn);
+    }
     // `onWritten` runs once the socket is done with the frame (written, or failed with the socket):
     // only then may the body's memory be reused.
     if (body !== undefined && body.length > 0) {
       s.write(head);
       s.write(body, onWritten);
     } else s.write(head, onWritten);
-    s.uncork();
     this.lastSent = Date.now();
     return !s.writableNeedDrain;
   }
@@ -352,6 +362,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.pending.clear();
     this.pendingChunks.clear();
     this.flushDrainWaiters();
+    // Frames sent this turn (e.g. the failure that explains this close) leave before the socket goes.
+    if (this.corked) {
+      this.corked = false;
+      this.socket.uncork();
+    }
     this.socket.destroy();
     this.emit('close', error);
   }

@@ -9,12 +9,12 @@ test('a chunk buffer returns to the pool only when neither the cache nor a write
   const cache = new ChunkCache(2 * MiB);
   const a = pool.take(1.5 * MiB);
   expect(a.data.length).toBe(1.5 * MiB);
-  cache.set('a', a); // cache holds one reference
+  cache.set('a', 'file-a', a); // cache holds one reference
   a.release(); // the reader's reference: now only the cache holds it
   const hit = cache.get('a')!; // a write in progress holds one
   expect(hit).toBe(a);
   const b = pool.take(1.5 * MiB);
-  cache.set('b', b); // evicts 'a' from the cache (2 MiB bound), but the write still holds it
+  cache.set('b', 'file-b', b); // evicts 'a' from the cache (2 MiB bound), but the write still holds it
   b.release();
   expect(pool.take(1.5 * MiB).data.buffer).not.toBe(a.data.buffer);
   hit.release(); // the write is done: now it is free
@@ -33,13 +33,13 @@ test('the pool keeps at most its idle budget', () => {
   for (const c of again) c.release();
 });
 
-test('dropPrefix releases the cached chunks of a deleted file', () => {
+test('dropFile releases the cached chunks of a deleted file', () => {
   const pool = new ChunkPool(16 * MiB);
   const cache = new ChunkCache(16 * MiB);
   const c = pool.take(MiB);
-  cache.set('/data/app/1/0-0-primary@0+1', c);
+  cache.set('/data/app/1/0-0-primary@0+1', '/data/app/1/0-0-primary', c);
   c.release();
-  cache.dropPrefix('/data/app/1/0-0-primary');
+  cache.dropFile('/data/app/1/0-0-primary');
   expect(cache.bytes).toBe(0);
   expect(pool.take(MiB).data.buffer).toBe(c.data.buffer);
 });

@@ -9,7 +9,9 @@ import type { PooledChunk } from './chunk-pool.js';
  * (its size class), not just its data.
  */
 export class ChunkCache {
-  private readonly entries = new Map<string, PooledChunk>();
+  private readonly entries = new Map<string, { file: string; chunk: PooledChunk }>();
+  /** Keys by file, so a deleted file's chunks go without scanning the whole cache. */
+  private readonly byFile = new Map<string, Set<string>>();
   private size = 0;
   hits = 0;
   misses = 0;
@@ -22,22 +24,25 @@ export class ChunkCache {
 
   /** The cached chunk, retained for the caller (who releases it), or undefined. */
   get(key: string): PooledChunk | undefined {
-    const chunk = this.entries.get(key);
-    if (chunk === undefined) {
+    const entry = this.entries.get(key);
+    if (entry === undefined) {
       this.misses++;
       return undefined;
     }
     this.hits++;
     this.entries.delete(key);
-    this.entries.set(key, chunk);
-    return chunk.retain();
+    this.entries.set(key, entry);
+    return entry.chunk.retain();
   }
 
-  /** Keeps a reference to `chunk` (if it fits at all). */
-  set(key: string, chunk: PooledChunk): void {
+  /** Keeps a reference to `chunk`, a piece of `file` (if it fits at all). */
+  set(key: string, file: string, chunk: PooledChunk): void {
     if (chunk.capacity > this.maxBytes) return;
     this.remove(key);
-    this.entries.set(key, chunk.retain());
+    this.entries.set(key, { file, chunk: chunk.retain() });
+    let keys = this.byFile.get(file);
+    if (keys === undefined) this.byFile.set(file, (keys = new Set()));
+    keys.add(key);
     this.size += chunk.capacity;
     while (this.size > this.maxBytes) {
       const oldest = this.entries.keys().next().value as string;
@@ -45,16 +50,21 @@ export class ChunkCache {
     }
   }
 
-  /** Drops every chunk of files whose path starts with `prefix` (a deleted shuffle). */
-  dropPrefix(prefix: string): void {
-    for (const k of [...this.entries.keys()]) if (k.startsWith(prefix)) this.remove(k);
+  /** Drops every chunk of a file (a deleted one). */
+  dropFile(file: string): void {
+    const keys = this.byFile.get(file);
+    if (keys === undefined) return;
+    for (const k of [...keys]) this.remove(k);
   }
 
   private remove(key: string): void {
-    const chunk = this.entries.get(key);
-    if (chunk === undefined) return;
+    const entry = this.entries.get(key);
+    if (entry === undefined) return;
     this.entries.delete(key);
-    this.size -= chunk.capacity;
-    chunk.release();
+    const keys = this.byFile.get(entry.file);
+    keys?.delete(key);
+    if (keys?.size === 0) this.byFile.delete(entry.file);
+    this.size -= entry.chunk.capacity;
+    entry.chunk.release();
   }
 }

@@ -23,6 +23,9 @@ import { checkApplication, type RpcRouter } from '../../transport/index.js';
 import type { ResolvedWorkerOptions } from './options.js';
 import type { FileEntry, ShuffleRegistry, ShuffleState } from './shuffle-registry.js';
 
+/** Partition files a reservation creates at once. */
+const RESERVE_CONCURRENCY = 16;
+
 /**
  * The worker's control RPCs: ReserveSlots (all or nothing), CommitFiles
  * (idempotent), DestroySlots and UnregisterShuffle.
@@ -67,8 +70,13 @@ export class ControlHandlers {
     checkPathSegment(appId, 'appId');
     const shuffle = this.registry.getOrCreate(appId, shuffleId);
     const created: FileEntry[] = [];
-    try {
-      for (const f of files) {
+    // Files are created RESERVE_CONCURRENCY at a time: one by one, a large registration waits on
+    // thousands of sequential create round trips to the thread pool.
+    let next = 0;
+    let stop = false;
+    const createNext = async (): Promise<void> => {
+      while (next < files.length && !stop) {
+        const f = files[next++]!;
         const fileName = locationFileName(f.partitionId, f.epoch, f.mode);
         if (shuffle.files.has(fileName)) continue; // a retried reservation keeps what it has
         const entry: FileEntry = {
@@ -101,6 +109,18 @@ export class ControlHandlers {
         shuffle.files.set(fileName, entry);
         created.push(entry);
       }
+    };
+    try {
+      const lanes = await Promise.allSettled(
+        Array.from({ length: Math.min(RESERVE_CONCURRENCY, files.length) }, () =>
+          createNext().catch((err: unknown) => {
+            stop = true;
+            throw err;
+          }),
+        ),
+      );
+      const failed = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+      if (failed) throw failed.reason;
     } catch (err) {
       await Promise.all(created.map((e) => this.destroyFile(shuffle, e.fileName)));
       throw new BraidError(ErrorCodes.RESERVE_FAILED, `reserving ${files.length} files of ${shuffle.key} failed: ${(err as Error).message}`, { cause: err });

@@ -189,7 +189,7 @@ export class StreamManager {
           fresh.release();
           throw err;
         }
-        if (cacheable) this.cache.set(key, fresh);
+        if (cacheable) this.cache.set(key, path, fresh);
         chunk = fresh;
       }
       // Our reference goes with the write: the buffer is recycled only after the socket is done with it.
@@ -213,7 +213,8 @@ export class StreamManager {
 
   /** Forgets a committed file about to be deleted: its cached chunks, sorted copy and index, open handles. */
   async forgetFile(path: string): Promise<void> {
-    this.cache.dropPrefix(path);
+    this.cache.dropFile(path);
+    this.cache.dropFile(sortedPathOf(path));
     this.reader.forget(path);
     this.reader.forget(sortedPathOf(path));
     await this.sorter.forget(path);

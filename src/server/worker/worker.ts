@@ -44,6 +44,20 @@ export interface WorkerDeps {
   metrics?: WorkerMetrics;
 }
 
+/**
+ * Keeps answering pushes (with HARD_SPLIT) until none arrived for a short
+ * while, so writers already on their way are redirected by an answer rather
+ * than a closed connection (at most DRAIN_MAX_MS).
+ */
+async function drainPushes(push: PushHandler): Promise<void> {
+  const started = performance.now();
+  do await new Promise((r) => setTimeout(r, DRAIN_QUIET_MS / 2));
+  while (performance.now() - Math.max(push.lastPushAt, started) < DRAIN_QUIET_MS && performance.now() - started < DRAIN_MAX_MS);
+}
+
+const DRAIN_QUIET_MS = 50;
+const DRAIN_MAX_MS = 1000;
+
 export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {}): Promise<WorkerHandle> {
   const o = resolveWorkerOptions(options);
   const metrics = deps.metrics ?? NOOP_WORKER_METRICS;
@@ -151,6 +165,7 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
         push.shuttingDown = true;
         // Tell the master first so no new slots land here, then drain what is buffered.
         await link?.beatAfterCurrent();
+        await drainPushes(push);
         const flushes: Promise<void>[] = [];
         for (const w of registry.writers()) flushes.push(w.flush().catch(() => undefined));
         for (const s of registry.all()) for (const f of s.files.values()) if (f.committing) flushes.push(f.committing.then(() => undefined, () => undefined));
