@@ -248,6 +248,29 @@ export class ShuffleClient {
     return Readable.from(this.readPartition(shuffleId, partitionId, startMapIndex, endMapIndex), { objectMode: true });
   }
 
+  /**
+   * Forgets a map attempt that will not end (its task failed): its merge
+   * buffers are dropped and nothing of it is reported. Pushes already sent
+   * stay on the workers; readers drop them, as they are no winner's.
+   */
+  abortAttempt(shuffleId: number, mapId: number, attemptId: number): void {
+    const key = `${shuffleId}/${mapId}/${attemptId}`;
+    const tracker = this.attempts.get(key);
+    if (tracker === undefined) return;
+    this.attempts.delete(key);
+    this.merges.delete(tracker);
+  }
+
+  /** Forgets everything this process knows of a shuffle (after it was unregistered). */
+  forgetShuffle(shuffleId: number): void {
+    this.shuffles.delete(shuffleId);
+    for (const [key, tracker] of this.attempts) {
+      if (tracker.shuffleId !== shuffleId) continue;
+      this.attempts.delete(key);
+      this.merges.delete(tracker);
+    }
+  }
+
   /** Push requests currently in flight (for tests and metrics). */
   get pushesInFlight(): number {
     return this.pusher.inFlight;

@@ -76,6 +76,8 @@ export class SparkShuffleManager {
 export interface ShuffleWriter {
   write(partitionId: number, records: Uint8Array): Promise<void>;
   close(): Promise<MapperEndResult>;
+  /** The task failed: forget this attempt (what it pushed is never read). */
+  abort(): void;
 }
 
 /** The executor side: one per executor process, holding one ShuffleClient. */
@@ -93,6 +95,7 @@ export class SparkShuffleExecutor {
         await this.client.mergeData(shuffleId, mapId, attemptId, partitionId, records, 0, records.length, numMappers, numPartitions);
       },
       close: () => this.client.mapperEnd(shuffleId, mapId, attemptId, numMappers),
+      abort: () => this.client.abortAttempt(shuffleId, mapId, attemptId),
     };
   }
 
@@ -117,6 +120,11 @@ export class SparkShuffleExecutor {
         throw err;
       }
     }
+  }
+
+  /** The driver unregistered the shuffle: forget what this executor cached of it. */
+  unregisterShuffle(shuffleId: number): void {
+    this.client.forgetShuffle(shuffleId);
   }
 
   close(): Promise<void> {

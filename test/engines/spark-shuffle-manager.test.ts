@@ -73,3 +73,19 @@ test('a lost worker without replication fails the fetch and asks the engine to r
   expect((failure as FetchFailedError).code).toBe('BRAID_ERR_FETCH_FAILED');
   expect(lost).toEqual([1]);
 });
+
+test('an aborted writer reports nothing; a new attempt of the map wins and is read alone', async () => {
+  const { manager, executor } = await setup(true);
+  const handle = manager.registerShuffle(5, 1, 2);
+  const failed = executor.getWriter(handle, 0, 0);
+  await failed.write(0, Buffer.from('from the failed attempt'));
+  failed.abort();
+  const retry = executor.getWriter(handle, 0, 1);
+  await retry.write(0, Buffer.from('from the retry'));
+  expect((await retry.close()).winner).toBe(true);
+  const got: string[] = [];
+  for await (const b of executor.getReader(handle, 0, 2, 0)) got.push(b.toString());
+  expect(got).toEqual(['from the retry']);
+  await manager.unregisterShuffle(5);
+  executor.unregisterShuffle(5);
+});
