@@ -248,21 +248,29 @@ export class ShuffleState {
   }
 }
 
-/** Groups the files of `locations` (primary and replica copies) by the worker that holds them. */
-export function groupFilesByWorker(locations: readonly PartitionLocation[]): Map<string, WorkerFiles> {
-  const byWorker = new Map<string, WorkerFiles>();
-  const add = (address: Address, file: FileId) => {
+/**
+ * Groups the copies of `locations` by the worker that holds them, each
+ * described by `describe(location, mode, peer)`; a copy's peer is the other copy.
+ */
+export function groupByWorker<F>(
+  locations: readonly PartitionLocation[],
+  describe: (loc: PartitionLocation, mode: Mode, peer: Address | undefined) => F,
+): Map<string, { address: Address; files: F[] }> {
+  const byWorker = new Map<string, { address: Address; files: F[] }>();
+  const add = (address: Address, file: F) => {
     const key = addressKey(address);
     let entry = byWorker.get(key);
-    if (entry === undefined) {
-      entry = { address, files: [] };
-      byWorker.set(key, entry);
-    }
+    if (entry === undefined) byWorker.set(key, (entry = { address, files: [] }));
     entry.files.push(file);
   };
   for (const loc of locations) {
-    add(loc.primary, { partitionId: loc.partitionId, epoch: loc.epoch, mode: Mode.Primary });
-    if (loc.replica !== undefined) add(loc.replica, { partitionId: loc.partitionId, epoch: loc.epoch, mode: Mode.Replica });
+    add(loc.primary, describe(loc, Mode.Primary, loc.replica));
+    if (loc.replica !== undefined) add(loc.replica, describe(loc, Mode.Replica, loc.primary));
   }
   return byWorker;
+}
+
+/** Groups the files of `locations` (primary and replica copies) by the worker that holds them. */
+export function groupFilesByWorker(locations: readonly PartitionLocation[]): Map<string, WorkerFiles> {
+  return groupByWorker(locations, (loc, mode) => ({ partitionId: loc.partitionId, epoch: loc.epoch, mode }));
 }

@@ -3,7 +3,6 @@ import {
   BraidError,
   DestroySlots,
   ErrorCodes,
-  Mode,
   RequestSlots,
   ReserveSlots,
   addressKey,
@@ -13,7 +12,7 @@ import {
   type ReservedFile,
 } from '../../protocol/index.js';
 import type { ConnectionPool } from '../../transport/index.js';
-import { groupFilesByWorker } from './shuffle-state.js';
+import { groupByWorker, groupFilesByWorker } from './shuffle-state.js';
 
 const trace = debuglog('braid:lifecycle');
 
@@ -153,19 +152,5 @@ function excludedList(avoid: readonly Address[], refused: Map<string, Address>):
 
 /** Per worker, the files it must reserve: a primary points at its replica (forwarding), a replica at its primary. */
 function reservationsByWorker(locations: readonly PartitionLocation[]): Map<string, { address: Address; files: ReservedFile[] }> {
-  const byWorker = new Map<string, { address: Address; files: ReservedFile[] }>();
-  const add = (address: Address, file: ReservedFile) => {
-    const key = addressKey(address);
-    let entry = byWorker.get(key);
-    if (entry === undefined) {
-      entry = { address, files: [] };
-      byWorker.set(key, entry);
-    }
-    entry.files.push(file);
-  };
-  for (const loc of locations) {
-    add(loc.primary, { partitionId: loc.partitionId, epoch: loc.epoch, mode: Mode.Primary, peer: loc.replica });
-    if (loc.replica !== undefined) add(loc.replica, { partitionId: loc.partitionId, epoch: loc.epoch, mode: Mode.Replica, peer: loc.primary });
-  }
-  return byWorker;
+  return groupByWorker(locations, (loc, mode, peer): ReservedFile => ({ partitionId: loc.partitionId, epoch: loc.epoch, mode, peer }));
 }
