@@ -225,7 +225,7 @@ export class PartitionWriter implements SlotHolder {
       this.lastMapId = mapId;
     }
     const n = batch.length;
-    this.memory.acquire(n);
+    this.memory.acquire(batch);
     this.pending.push(batch);
     this.pendingBytes += n;
     this.appended += n;
@@ -259,12 +259,12 @@ export class PartitionWriter implements SlotHolder {
       .then(
       () => {
         this.inFlightBytes -= bytes;
-        this.memory.release(bytes);
+        for (const b of buffers) this.memory.release(b);
         this.maybeIdle();
       },
       (err: unknown) => {
         this.inFlightBytes -= bytes;
-        this.memory.release(bytes);
+        for (const b of buffers) this.memory.release(b);
         throw this.fail(err);
       },
     );
@@ -338,7 +338,7 @@ export class PartitionWriter implements SlotHolder {
   }
 
   private dropPending(): void {
-    if (this.pendingBytes > 0) this.memory.release(this.pendingBytes);
+    for (const b of this.pending) this.memory.release(b);
     this.pending = [];
     this.pendingBytes = 0;
   }

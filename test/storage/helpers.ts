@@ -45,12 +45,12 @@ export function randomBatches(count: number, maps: number, maxPayload: number, s
 export class CountingMemory implements MemoryTracker {
   held = 0;
   peak = 0;
-  acquire(bytes: number): void {
-    this.held += bytes;
+  acquire(buf: Buffer): void {
+    this.held += buf.length;
     this.peak = Math.max(this.peak, this.held);
   }
-  release(bytes: number): void {
-    this.held -= bytes;
+  release(buf: Buffer): void {
+    this.held -= buf.length;
     if (this.held < 0) throw new Error(`released more than acquired (${this.held})`);
   }
 }

@@ -13,7 +13,7 @@ export interface MemoryManagerOptions {
 }
 
 /**
- * Counts the bytes of pushed Buffers held in memory until they are on disk,
+ * Counts the memory pinned by pushed Buffers held until they are on disk,
  * and turns the total into TCP backpressure: above the limit every client
  * push socket stops being read; replica sockets (primary → replica traffic)
  * stop only above limit × replicaWatermark, so replication keeps draining
@@ -26,6 +26,8 @@ export class MemoryManager implements MemoryTracker {
   private replicaPaused = false;
   private pauseCount = 0;
   private readonly pushConns = new Set<Connection>();
+  /** Held batches per backing memory: a frame's memory is freed only when its last batch is. */
+  private readonly backing = new Map<ArrayBufferLike, number>();
   /** While paused, flushes are forced again every PRESSURE_REPEAT_MS: data that arrived after the first flush must not sit below its writer's threshold forever. */
   private pressureTimer: NodeJS.Timeout | undefined;
   private readonly replicaConns = new Set<Connection>();
@@ -57,14 +59,34 @@ export class MemoryManager implements MemoryTracker {
     if (set === this.pushConns ? this.pushPaused : this.replicaPaused) conn.pauseReading();
   }
 
-  acquire(bytes: number): void {
-    this.heldBytes += bytes;
+  /**
+   * Counts the memory a batch really pins: the whole buffer it is a view of
+   * (a socket read, or a frame gathered across reads), once, however many
+   * batches of it are held.
+   */
+  acquire(buf: Buffer): void {
+    const backing = buf.buffer;
+    const refs = this.backing.get(backing);
+    if (refs !== undefined) {
+      this.backing.set(backing, refs + 1);
+      return;
+    }
+    this.backing.set(backing, 1);
+    this.heldBytes += backing.byteLength;
     if (this.heldBytes > this.peakBytes) this.peakBytes = this.heldBytes;
     if (this.heldBytes > this.options.limit) this.onHigh();
   }
 
-  release(bytes: number): void {
-    this.heldBytes -= bytes;
+  release(buf: Buffer): void {
+    const backing = buf.buffer;
+    const refs = this.backing.get(backing);
+    if (refs === undefined) return;
+    if (refs > 1) {
+      this.backing.set(backing, refs - 1);
+      return;
+    }
+    this.backing.delete(backing);
+    this.heldBytes -= backing.byteLength;
     if (this.heldBytes < this.options.limit * this.options.lowWatermark && (this.pushPaused || this.replicaPaused)) this.onLow();
   }
 
