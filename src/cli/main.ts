@@ -24,7 +24,7 @@ import { ProgressBar } from './progress.js';
 const USAGE = `usage:
   braid terasort  [--size 1g] [--maps 8] [--reduces 8] [--master host:port] [--input dir] [--output dir]
                   [--workers 2] [--replicate|--no-replicate] [--processes 2] [--compression lz4|zstd|none] [--seed 1]
-  braid wordcount [--size 64m] [--maps 4] [--reduces 4] [--master host:port] [--workers 2] [--processes 2]
+  braid wordcount [--size 64m] [--maps 4] [--reduces 4] [--master host:port] [--workers 2] [--replicate|--no-replicate] [--processes 2]
   braid gensort   --records N --output file [--seed 1] [--start 0]
   braid status    --master host:port`;
 
@@ -138,12 +138,14 @@ async function wordcount(args: Args): Promise<number> {
   const maps = args.int('maps', 4);
   const reduces = args.int('reduces', 4);
   const processes = args.int('processes', 2, 1, 64);
+  const replicate = args.bool('replicate', true);
   const startCluster = clusterFrom(args);
   args.done();
   const c = await startCluster();
   try {
     const result = await runJob({
       job: 'wordcount',
+      replicate,
       params: { bytesPerMap: Math.ceil(size / maps), seed: 7 },
       numMaps: maps,
       numReduces: reduces,

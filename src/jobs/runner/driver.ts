@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LifecycleManager } from '../../client/lifecycle/index.js';
 import type { ShuffleClientOptions } from '../../client/options.js';
-import { BraidError, ErrorCodes, addressKey, type Address } from '../../protocol/index.js';
+import { BraidError, ErrorCodes, addressKey, toErrorCode, type Address } from '../../protocol/index.js';
 import { applicationToken } from '../../transport/index.js';
 import type { JobSummary } from '../job.js';
 import { loadJob } from '../registry.js';
@@ -170,7 +170,7 @@ class TaskRunner {
     if (m.ok) {
       p.progress(0, true);
       p.resolve(m.result);
-    } else p.reject(new BraidError(ErrorCodes.INTERNAL, `${m.error.code}: ${m.error.message}`));
+    } else p.reject(new BraidError(toErrorCode(m.error.code), m.error.message));
   }
 }
 
