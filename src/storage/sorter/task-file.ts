@@ -4,7 +4,9 @@
  * Built (`npm run build`), `sort-task.js` sits next to this module in dist/
  * and is used as is. Run from TypeScript sources (vitest, which transforms
  * files of the main thread only), there is no .js file, and Node 20 cannot
- * load `.ts` in a worker thread. Then the sorter's worker-side sources
+ * load `.ts` in a worker thread. Then the project's build in dist/ is used
+ * when it is not older than these sources (`npm test` builds first, so tests
+ * leave nothing behind). Otherwise the sorter's worker-side sources
  * (sort-task.ts, sorted-index.ts: Node built-ins and each other only) are
  * transpiled with the `typescript` dev dependency into a directory under
  * os.tmpdir() named by a hash of the sources, so every test process reuses
@@ -44,6 +46,9 @@ async function locate(): Promise<string> {
   if (!(await exists(join(sourceDir, `${ENTRY}.ts`)))) {
     throw new Error(`neither ${compiled} nor its TypeScript source exists`);
   }
+  // Running from sources (tests): the project's own build, when it is not older than these sources.
+  const built = fileURLToPath(new URL(`../../../dist/storage/sorter/${ENTRY}.js`, import.meta.url));
+  if (await builtIsCurrent(built, sourceDir)) return built;
   return transpileToTemp(sourceDir);
 }
 
@@ -100,6 +105,18 @@ async function pruneStale(current: string): Promise<void> {
 async function exists(path: string): Promise<boolean> {
   try {
     await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True when `built` exists and is at least as new as every TypeScript file of `sourceDir`. */
+async function builtIsCurrent(built: string, sourceDir: string): Promise<boolean> {
+  try {
+    const builtAt = (await stat(built)).mtimeMs;
+    const sources = (await readdir(sourceDir)).filter((f) => f.endsWith('.ts'));
+    for (const f of sources) if ((await stat(join(sourceDir, f))).mtimeMs > builtAt) return false;
     return true;
   } catch {
     return false;
