@@ -31,6 +31,10 @@ export interface MapperEndResult {
  */
 export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
+function checkU32(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new BraidError(ErrorCodes.INVALID_REQUEST, `${name} ${v} is not a u32`);
+}
+
 interface MergeBuffer {
   target: PartitionLocation['primary'];
   batches: OutgoingBatch[];
@@ -109,9 +113,9 @@ export class ShuffleClient {
     if (length > MAX_BATCH_BYTES) {
       throw new BraidError(ErrorCodes.INVALID_REQUEST, `a batch of ${length} bytes is over the ${MAX_BATCH_BYTES}-byte limit: push large data in several calls`);
     }
-    for (const [name, v] of [['mapId', mapId], ['attemptId', attemptId], ['shuffleId', shuffleId]] as const) {
-      if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new BraidError(ErrorCodes.INVALID_REQUEST, `${name} ${v} is not a u32`);
-    }
+    checkU32('shuffleId', shuffleId);
+    checkU32('mapId', mapId);
+    checkU32('attemptId', attemptId);
     const shuffle = this.locations(shuffleId);
     await shuffle.ensureRegistered(numMappers, numPartitions);
     const tracker = this.tracker(shuffleId, mapId, attemptId);
