@@ -51,3 +51,6 @@ export {
 
 // External shuffle service mode: executors' own map outputs served by workers.
 export { registerExecutor, fetchBlocks, writeMapOutput, type FetchBlocksOptions, type ExecutorShuffleInfo } from './ess/index.js';
+
+// Authentication: the token an application presents when the cluster has a secret.
+export { applicationToken } from './transport/auth.js';
