@@ -8,6 +8,8 @@ import {
   Role,
   addressKey,
   writeBatchHeader,
+  payloadCrc,
+  BATCH_HEADER_SIZE,
   type PartitionLocation,
 } from '../protocol/index.js';
 import { ConnectionPool, type Connection } from '../transport/index.js';
@@ -125,7 +127,7 @@ export class ShuffleClient {
     const compressed = await this.compressor.compress(raw);
     const batch = assembleBatch(this.codec, length, compressed);
     // Recorded last: from here the batch must be settled (acknowledged, dropped or failed), or mapperEnd would wait for it.
-    const batchId = tracker.record(partitionId, raw);
+    const batchId = tracker.record(partitionId, length, payloadCrc(batch.subarray(BATCH_HEADER_SIZE)));
     writeBatchHeader(batch, 0, { mapId, attemptId, batchId, length: batch.length - 16 });
     return { tracker, partitionId, batch, location, retries: 0, splits: 0 };
   }

@@ -26,6 +26,11 @@ export function writePayloadHeader(buf: Buffer, at: number, codec: CodecId, rawL
   buf.writeUInt32BE(crc32(data), at + 5);
 }
 
+/** The CRC32 a payload carries (of its compressed data), without verifying it. */
+export function payloadCrc(payload: Buffer): number {
+  return payload.readUInt32BE(5);
+}
+
 /** Parses and verifies a payload; returns its header and a view of its data. */
 export function openPayload(payload: Buffer): { header: PayloadHeader; data: Buffer } {
   if (payload.length < PAYLOAD_HEADER_SIZE) throw new ProtocolError(`batch payload of ${payload.length} bytes is too short`, ErrorCodes.CORRUPT_BATCH);

@@ -1,4 +1,3 @@
-import { crc32 } from 'node:zlib';
 import { BraidError, type PartitionSum } from '../../protocol/index.js';
 
 /**
@@ -22,13 +21,17 @@ export class AttemptTracker {
     readonly attemptId: number,
   ) {}
 
-  /** Records a new batch of raw bytes for a partition and returns its batch id. */
-  record(partitionId: number, raw: Uint8Array): number {
+  /**
+   * Records a new batch for a partition and returns its batch id: its raw
+   * (uncompressed) length, and the CRC32 of its payload as pushed, which the
+   * reader verifies anyway (no extra pass over the data on either side).
+   */
+  record(partitionId: number, rawLength: number, payloadCrc: number): number {
     let s = this.sums.get(partitionId);
     if (s === undefined) this.sums.set(partitionId, (s = { partitionId, batches: 0, bytes: 0, crc: 0 }));
     s.batches++;
-    s.bytes += raw.length;
-    s.crc = (s.crc + crc32(raw)) >>> 0;
+    s.bytes += rawLength;
+    s.crc = (s.crc + payloadCrc) >>> 0;
     this.outstanding++;
     return this.nextBatchId++;
   }

@@ -1,6 +1,5 @@
 import {
   ALL_MAPS,
-
   BraidError,
   ErrorCodes,
   FetchFailureStatus,
@@ -8,12 +7,12 @@ import {
   asBraidError,
   forEachBatch,
   locationFileName,
+  payloadCrc,
   type BatchHeader,
   type MapSum,
   type PartitionGroup,
   type ReducerFile,
 } from '../../protocol/index.js';
-import { crc32 } from 'node:zlib';
 import type { Connection, ConnectionPool } from '../../transport/index.js';
 import { decodePayload } from '../compression/codecs.js';
 import { fetchChunks } from './chunk-fetcher.js';
@@ -96,7 +95,7 @@ export async function* readPartitionBatches(ctx: ReadContext, read: PartitionRea
             if (s === undefined) sums.set(h.mapId, (s = { mapId: h.mapId, batches: 0, bytes: 0, crc: 0 }));
             s.batches++;
             s.bytes += raw.length;
-            s.crc = (s.crc + crc32(raw)) >>> 0;
+            s.crc = (s.crc + payloadCrc(picked[i]!.payload)) >>> 0;
             yield raw;
           }
         }

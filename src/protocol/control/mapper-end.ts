@@ -6,8 +6,9 @@
  *   partitionSum := partitionId:u32 batches:u32 bytes:u64 crc:u32
  *   response := winner:bool allMappersEnded:bool
  *
- * `bytes` and `crc` cover the uncompressed records the attempt pushed to the
- * partition; `crc` is the sum mod 2^32 of each batch's CRC32, so it does not
+ * `bytes` counts the uncompressed records the attempt pushed to the
+ * partition; `crc` is the sum mod 2^32 of the CRC32 each batch's payload
+ * carries (of the bytes as pushed, compressed), so it does not
  * depend on the order batches are read back.
  */
 import { array, bool, struct, u32, u64, type Infer } from '../codec.js';
