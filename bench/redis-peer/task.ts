@@ -13,15 +13,8 @@
  *   slices requested at once, pipelined), concatenate, sort with the same
  *   sortRecords, check order and checksum as Braid's reducer does, DEL the list.
  */
-import {
-  KeyRangePartitioner,
-  OrderValidator,
-  RECORD_SIZE,
-  RecordChecksum,
-  generateRecords,
-  recordSlice,
-  sortRecords,
-} from '../../src/jobs/data/index.js';
+import { KeyRangePartitioner, RECORD_SIZE, RecordChecksum, generateRecords, recordSlice } from '../../src/jobs/data/index.js';
+import { sortPartition } from '../../src/jobs/terasort.js';
 import { asBraidError } from '../../src/protocol/index.js';
 import { connectRedis, type RedisClient } from './client.js';
 import { partitionKey, type DriverMessage, type MapResult, type ReduceResult, type RedisTeraSortParams, type TaskMessage, type TaskReply } from './messages.js';
@@ -107,22 +100,9 @@ async function reduce(r: RedisClient, partition: number, params: RedisTeraSortPa
   const slices: Promise<Buffer[]>[] = [];
   for (let i = 0; i < length; i += params.rangeSlice) slices.push(r.lrangeBuffer(key, i, Math.min(length, i + params.rangeSlice) - 1));
   const parts = (await Promise.all(slices)).flat();
-  const bytes = parts.reduce((s, b) => s + b.length, 0);
-  const sorted = sortRecords(parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes));
-  const validator = new OrderValidator();
-  validator.add(sorted);
-  const checksum = new RecordChecksum();
-  checksum.add(sorted);
+  const { result } = sortPartition(partition, parts);
   await r.del(key);
-  const v = validator.result();
-  return {
-    partition,
-    records: v.records,
-    ordered: v.ordered,
-    firstKey: v.firstKey?.toString('hex') ?? null,
-    lastKey: v.lastKey?.toString('hex') ?? null,
-    checksum: checksum.toJSON(),
-  };
+  return result;
 }
 
 async function run(m: TaskMessage): Promise<void> {

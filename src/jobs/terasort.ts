@@ -30,7 +30,7 @@ interface MapResult {
   checksum: RecordChecksumJSON;
 }
 
-interface ReduceResult {
+export interface ReduceResult {
   partition: number;
   records: number;
   ordered: boolean;
@@ -111,19 +111,38 @@ async function map(ctx: TaskContext, mapIndex: number, params: TeraSortParams): 
   return { records, checksum: checksum.toJSON() };
 }
 
-async function reduce(ctx: TaskContext, partition: number, params: TeraSortParams): Promise<ReduceResult> {
-  const parts: Buffer[] = [];
-  let bytes = 0;
-  for await (const batch of ctx.client.readPartition(ctx.shuffleId, partition)) {
-    parts.push(batch);
-    bytes += batch.length;
-    ctx.progress(batch.length);
-  }
-  const sorted = sortRecords(parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes));
+/**
+ * The reducer's own work, whatever moved the records: sort the partition's
+ * records, and describe the result (order, first and last key, checksum).
+ * Shared with the Redis peer of the benchmarks, so both do the same work.
+ */
+export function sortPartition(partition: number, parts: Buffer[]): { sorted: Buffer; result: ReduceResult } {
+  const sorted = sortRecords(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
   const validator = new OrderValidator();
   validator.add(sorted);
   const checksum = new RecordChecksum();
   checksum.add(sorted);
+  const r = validator.result();
+  return {
+    sorted,
+    result: {
+      partition,
+      records: r.records,
+      ordered: r.ordered,
+      firstKey: r.firstKey?.toString('hex') ?? null,
+      lastKey: r.lastKey?.toString('hex') ?? null,
+      checksum: checksum.toJSON(),
+    },
+  };
+}
+
+async function reduce(ctx: TaskContext, partition: number, params: TeraSortParams): Promise<ReduceResult> {
+  const parts: Buffer[] = [];
+  for await (const batch of ctx.client.readPartition(ctx.shuffleId, partition)) {
+    parts.push(batch);
+    ctx.progress(batch.length);
+  }
+  const { sorted, result } = sortPartition(partition, parts);
   if (params.outputDir !== undefined) {
     await mkdir(params.outputDir, { recursive: true });
     const fh = await open(join(params.outputDir, `part-${String(partition).padStart(5, '0')}`), 'w');
@@ -133,15 +152,7 @@ async function reduce(ctx: TaskContext, partition: number, params: TeraSortParam
       await fh.close();
     }
   }
-  const r = validator.result();
-  return {
-    partition,
-    records: r.records,
-    ordered: r.ordered,
-    firstKey: r.firstKey?.toString('hex') ?? null,
-    lastKey: r.lastKey?.toString('hex') ?? null,
-    checksum: checksum.toJSON(),
-  };
+  return result;
 }
 
 function summarize(_params: TeraSortParams, maps: MapResult[], reduces: ReduceResult[]) {
