@@ -34,7 +34,7 @@ import { peerScript, spawnPeer, type Peer } from './lib/peer.js';
 import { median } from './lib/stats.js';
 import { result, type BenchModule, type BenchOptions, type BenchResult } from './lib/types.js';
 import { rawFetch } from './worker-fetch.bench.js';
-import { rawPush } from './worker-push.bench.js';
+import { rawPushFile } from './worker-push.bench.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -118,7 +118,7 @@ export const e2eShuffle: BenchModule = {
       const rawRun = async (bytes: number): Promise<Sample> => {
         const name = `e2e-${rawSeq++}`;
         const s = await measure('raw', bytes, async () => {
-          await rawPush(raw.port, name, rawBody, bytes / BATCH, 16);
+          await rawPushFile(raw.port, name, rawBody, bytes / BATCH, 16);
           const got = await rawFetch(raw.port, name);
           if (got !== bytes) throw new BraidError(ErrorCodes.DATA_LOST, `raw read ${got} bytes of ${bytes}`);
         });

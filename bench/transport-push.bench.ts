@@ -15,7 +15,7 @@
  * Runs alternate raw/braid (order flipped every round) so drift on this
  * shared machine hits both; medians are reported.
  */
-import { connect as netConnect } from 'node:net';
+import { rawPush } from './lib/raw-push.js';
 import { BATCH_HEADER_SIZE, BraidError, ErrorCodes, MessageType, PushStatus, Role, writeBatchHeader } from '../src/protocol/index.js';
 import { connect } from '../src/transport/index.js';
 import { formatBytes } from './lib/format.js';
@@ -59,37 +59,6 @@ async function stat(peer: Peer): Promise<Stat> {
   return { bytes: bytes!, cpuUs: user! + system! };
 }
 
-/** Sends `count` messages of `body` with `inFlight` outstanding; resolves when every ack is in. */
-function pushRaw(port: number, body: Buffer, count: number, inFlight: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const prefix = Buffer.alloc(4);
-    prefix.writeUInt32BE(body.length, 0);
-    const socket = netConnect({ host: '127.0.0.1', port, noDelay: true });
-    let sent = 0;
-    let ackBytes = 0;
-    const pump = () => {
-      const acked = ackBytes >>> 2;
-      while (sent < count && sent - acked < inFlight) {
-        socket.cork();
-        socket.write(prefix);
-        socket.write(body);
-        socket.uncork();
-        sent++;
-      }
-    };
-    socket.on('connect', pump);
-    socket.on('data', (chunk: Buffer) => {
-      ackBytes += chunk.length;
-      if (ackBytes >>> 2 === count) {
-        socket.destroy();
-        resolve();
-      } else {
-        pump();
-      }
-    });
-    socket.on('error', reject);
-  });
-}
 
 async function pushBraid(port: number, body: Buffer, count: number, inFlight: number): Promise<void> {
   const conn = await connect({ host: '127.0.0.1', port }, { role: Role.Client, appId: 'bench' });
@@ -163,7 +132,7 @@ export const transportPush: BenchModule = {
       spawnPeer(peerScript('push-server'), ['braid'], { profile: opts.profile, profileName: 'push-server-braid' }),
     ]);
     const variants = [
-      { name: 'raw', peer: rawPeer, push: pushRaw },
+      { name: 'raw', peer: rawPeer, push: (port: number, body: Buffer, count: number, inFlight: number) => rawPush(port, body, count, inFlight) },
       { name: 'braid', peer: braidPeer, push: pushBraid },
     ];
     const results: BenchResult[] = [];

@@ -21,7 +21,7 @@
  * Client bodies are built once and reused (MACHINE.md: fresh memory trap);
  * runs alternate raw/braid with the order flipped every round.
  */
-import { connect as netConnect } from 'node:net';
+import { rawPush } from './lib/raw-push.js';
 import {
   BATCH_HEADER_SIZE,
   BraidError,
@@ -84,43 +84,12 @@ export function describe(s: readonly Sample[]): string {
 }
 
 /**
- * The raw baseline's push: connects to a worker-raw peer, sends `count`
- * messages of `body` (u32 length prefix) into file `name` with `inFlight`
- * outstanding, then the commit message; resolves when the commit is acked.
+ * The raw baseline's push into a worker-raw peer: `count` messages of `body`
+ * appended to file `name`, then the commit message; resolves when the commit is acked.
  */
-export function rawPush(port: number, name: string, body: Buffer, count: number, inFlight: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const prefix = Buffer.alloc(4);
-    prefix.writeUInt32BE(body.length, 0);
-    const head = Buffer.concat([Buffer.from([0x50, Buffer.byteLength(name)]), Buffer.from(name)]);
-    const socket = netConnect({ host: '127.0.0.1', port, noDelay: true });
-    let sent = 0;
-    let ackBytes = 0;
-    const pump = () => {
-      const acked = ackBytes >>> 2;
-      while (sent < count && sent - acked < inFlight) {
-        socket.cork();
-        socket.write(prefix);
-        socket.write(body);
-        socket.uncork();
-        if (++sent === count) socket.write(Buffer.alloc(4)); // the commit message
-      }
-    };
-    socket.on('connect', () => {
-      socket.write(head);
-      pump();
-    });
-    socket.on('data', (chunk: Buffer) => {
-      ackBytes += chunk.length;
-      if (ackBytes >>> 2 === count + 1) {
-        socket.destroy();
-        resolve();
-      } else {
-        pump();
-      }
-    });
-    socket.on('error', reject);
-  });
+export function rawPushFile(port: number, name: string, body: Buffer, count: number, inFlight: number): Promise<void> {
+  const head = Buffer.concat([Buffer.from([0x50, Buffer.byteLength(name)]), Buffer.from(name)]);
+  return rawPush(port, body, count, inFlight, { head, trailer: Buffer.alloc(4) });
 }
 
 /** One batch of `size` bytes in total (16-byte header included), non-constant payload. */
@@ -227,7 +196,7 @@ export const workerPush: BenchModule = {
       fillBatch(rawBody, 0, BODY, 0);
       let rawSeq = 0;
       const rawRun = async (n: number): Promise<Sample> => {
-        const s = await timed(raw, n * BODY, () => rawPush(raw.port, `push-${rawSeq++}`, rawBody, n, IN_FLIGHT));
+        const s = await timed(raw, n * BODY, () => rawPushFile(raw.port, `push-${rawSeq++}`, rawBody, n, IN_FLIGHT));
         await raw.query('CLEAN');
         return s;
       };
