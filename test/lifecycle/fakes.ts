@@ -3,6 +3,8 @@
  * LifecycleManager talks to them: real TransportServers on port 0 answering
  * the control methods with simple rules and recording every call.
  */
+import { afterEach, beforeEach } from 'vitest';
+import { LifecycleManager, type LifecycleManagerOptions } from '../../src/client/lifecycle/index.js';
 import {
   ApplicationHeartbeat,
   BraidError,
@@ -247,4 +249,36 @@ export class Closer {
     const items = this.items.splice(0).reverse();
     for (const item of items) await item.close();
   }
+}
+
+export interface LifecycleEnv {
+  readonly closer: Closer;
+  /** A fresh fake master and workers for every test. */
+  readonly cluster: FakeCluster;
+  /** Starts a LifecycleManager on the cluster, closed after the test. */
+  start(extra?: Partial<LifecycleManagerOptions>): Promise<LifecycleManager>;
+}
+
+/**
+ * Registers, in the calling describe block, a fake cluster per test and
+ * cleanup of everything started on it. `defaults` are LifecycleManager
+ * options read at each start (so they may use per-test state).
+ */
+export function useLifecycleEnv(appId: string, defaults: () => Partial<LifecycleManagerOptions> = () => ({}), workers = 3): LifecycleEnv {
+  const closer = new Closer();
+  let cluster: FakeCluster | undefined;
+  beforeEach(async () => {
+    cluster = closer.add(await startCluster(workers));
+  });
+  afterEach(() => closer.closeAll());
+  const env: LifecycleEnv = {
+    closer,
+    get cluster(): FakeCluster {
+      if (cluster === undefined) throw new Error('no cluster outside a test');
+      return cluster;
+    },
+    start: async (extra = {}) =>
+      closer.add(await LifecycleManager.start({ appId, master: env.cluster.master.address, heartbeatIntervalMs: 60_000, ...defaults(), ...extra })),
+  };
+  return env;
 }

@@ -1,40 +1,23 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LifecycleManager, type LifecycleManagerOptions } from '../../src/client/lifecycle/index.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { LifecycleManager } from '../../src/client/lifecycle/index.js';
 import { ErrorCodes, FetchFailureStatus, PushStatus, ReportShuffleFetchFailure } from '../../src/protocol/index.js';
-import { Closer, connectClient, startCluster, type FakeCluster } from './fakes.js';
+import { connectClient, useLifecycleEnv } from './fakes.js';
 
 const APP = 'app-ff';
 const { ACCEPTED, INVALID_REQUEST } = FetchFailureStatus;
 
 describe('LifecycleManager fetch-failure reports', () => {
-  const closer = new Closer();
-  let cluster: FakeCluster;
-  let unregistered: number[];
-
-  beforeEach(async () => {
-    cluster = closer.add(await startCluster(3));
+  let unregistered: number[] = [];
+  beforeEach(() => {
     unregistered = [];
   });
-  afterEach(() => closer.closeAll());
-
-  async function start(extra: Partial<LifecycleManagerOptions> = {}): Promise<LifecycleManager> {
-    return closer.add(
-      await LifecycleManager.start({
-        appId: APP,
-        master: cluster.master.address,
-        heartbeatIntervalMs: 60_000,
-        maxFetchFailures: 2,
-        onUnregisterAllMapOutput: (id) => unregistered.push(id),
-        ...extra,
-      }),
-    );
-  }
+  const env = useLifecycleEnv(APP, () => ({ maxFetchFailures: 2, onUnregisterAllMapOutput: (id) => unregistered.push(id) }));
 
   const report = (lm: LifecycleManager, shuffleId: number, stageAttemptId: number, partitionId: number, appId = APP) =>
     lm.reportFetchFailure({ appId, shuffleId, stageAttemptId, partitionId, error: 'chunk fetch failed' });
 
   it('rejects a report from another application with INVALID_REQUEST and a message', async () => {
-    const lm = await start();
+    const lm = await env.start();
     const a = await report(lm, 0, 0, 0, 'wrong-app');
     expect(a).toMatchObject({ status: INVALID_REQUEST, reSubmitWholeStage: false });
     expect(a.message).toContain('wrong-app');
@@ -43,7 +26,7 @@ describe('LifecycleManager fetch-failure reports', () => {
   });
 
   it('counts per partition and asks to re-submit the stage at maxFetchFailures, calling the engine once', async () => {
-    const lm = await start({ maxFetchFailures: 3 });
+    const lm = await env.start({ maxFetchFailures: 3 });
     expect(await report(lm, 1, 0, 0)).toMatchObject({ status: ACCEPTED, reSubmitWholeStage: false });
     expect(await report(lm, 1, 0, 1)).toMatchObject({ status: ACCEPTED, reSubmitWholeStage: false });
     expect(await report(lm, 1, 0, 0)).toMatchObject({ status: ACCEPTED, reSubmitWholeStage: false });
@@ -62,7 +45,7 @@ describe('LifecycleManager fetch-failure reports', () => {
   });
 
   it('rejects a report from an older stage attempt and resets counts for a newer one', async () => {
-    const lm = await start();
+    const lm = await env.start();
     expect(await report(lm, 3, 1, 0)).toMatchObject({ status: ACCEPTED, reSubmitWholeStage: false });
     const old = await report(lm, 3, 0, 0);
     expect(old).toMatchObject({ status: INVALID_REQUEST, reSubmitWholeStage: false });
@@ -78,20 +61,20 @@ describe('LifecycleManager fetch-failure reports', () => {
   });
 
   it('rejects a partition outside a registered shuffle', async () => {
-    const lm = await start();
+    const lm = await env.start();
     await lm.registerShuffle(4, 1, 2);
     expect(await report(lm, 4, 0, 2)).toMatchObject({ status: INVALID_REQUEST });
     expect(await report(lm, 4, 0, 1)).toMatchObject({ status: ACCEPTED });
   });
 
   it('serves the reports over the wire and survives a throwing callback', async () => {
-    const lm = await start({
+    const lm = await env.start({
       maxFetchFailures: 1,
       onUnregisterAllMapOutput: () => {
         throw new Error('engine bug');
       },
     });
-    const conn = closer.addConnection(await connectClient(lm.address, APP));
+    const conn = env.closer.addConnection(await connectClient(lm.address, APP));
     const call = (appId: string, stageAttemptId: number) =>
       conn.call(ReportShuffleFetchFailure, { appId, shuffleId: 5, stageAttemptId, partitionId: 0, error: 'boom' });
     expect(await call(APP, 1)).toMatchObject({ status: ACCEPTED, reSubmitWholeStage: true });
@@ -100,7 +83,7 @@ describe('LifecycleManager fetch-failure reports', () => {
   });
 
   it('forgets a shuffle’s counts when it is unregistered', async () => {
-    const lm = await start();
+    const lm = await env.start();
     expect(await report(lm, 6, 3, 0)).toMatchObject({ status: ACCEPTED });
     await lm.unregisterShuffle(6);
     // The newest-attempt memory is gone: attempt 0 is fine again.
@@ -108,7 +91,7 @@ describe('LifecycleManager fetch-failure reports', () => {
   });
 
   it('re-submitting resets the map stage: the re-run maps win and the shuffle commits again', async () => {
-    const lm = await start();
+    const lm = await env.start();
     const locations = await lm.registerShuffle(7, 2, 1);
     await lm.mapperEnd({ shuffleId: 7, mapId: 0, attemptId: 0, numMappers: 2, partitions: [{ partitionId: 0, batches: 1, bytes: 1, crc: 1 }] });
     await lm.mapperEnd({ shuffleId: 7, mapId: 1, attemptId: 0, numMappers: 2, partitions: [] });
@@ -133,13 +116,13 @@ describe('LifecycleManager fetch-failure reports', () => {
     expect(second.partitions[0]!.expected).toEqual([{ mapId: 0, batches: 2, bytes: 2, crc: 2 }]);
     // Only the re-run's epoch is read: epoch 0 holds only the first attempt's maps, which readers drop.
     expect([...new Set(second.partitions[0]!.files.map((f) => f.epoch))]).toEqual([1]);
-    const commits = cluster.workers.flatMap((w) => w.commits);
+    const commits = env.cluster.workers.flatMap((w) => w.commits);
     expect(commits.filter((c) => c.mapAttempts.join() === '10,11').length).toBeGreaterThan(0);
     expect(locations).toHaveLength(1);
   });
 
   it('resetForStageRetry is refused for an unknown shuffle', async () => {
-    const lm = await start();
+    const lm = await env.start();
     expect(() => lm.resetForStageRetry(99)).toThrow(expect.objectContaining({ code: ErrorCodes.UNKNOWN_SHUFFLE }));
   });
 });

@@ -1,5 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LifecycleManager, type LifecycleManagerOptions } from '../../src/client/lifecycle/index.js';
+import { describe, expect, it } from 'vitest';
+import { LifecycleManager } from '../../src/client/lifecycle/index.js';
 import {
   ErrorCodes,
   FetchFailureStatus,
@@ -12,49 +12,39 @@ import {
   UnregisterShuffle,
   addressKey,
 } from '../../src/protocol/index.js';
-import { Closer, connectClient, startCluster, type FakeCluster } from './fakes.js';
+import { connectClient, startCluster, useLifecycleEnv } from './fakes.js';
 
 const APP = 'app-reg';
 
 describe('LifecycleManager registration', () => {
-  const closer = new Closer();
-  let cluster: FakeCluster;
-
-  beforeEach(async () => {
-    cluster = closer.add(await startCluster(3));
-  });
-  afterEach(() => closer.closeAll());
-
-  async function start(extra: Partial<LifecycleManagerOptions> = {}): Promise<LifecycleManager> {
-    return closer.add(await LifecycleManager.start({ appId: APP, master: cluster.master.address, heartbeatIntervalMs: 60_000, ...extra }));
-  }
+  const env = useLifecycleEnv(APP);
 
   it('serves 100 concurrent registrations with one slot request', async () => {
-    const lm = await start();
-    const conn = closer.addConnection(await connectClient(lm.address, APP));
+    const lm = await env.start();
+    const conn = env.closer.addConnection(await connectClient(lm.address, APP));
     const calls = Array.from({ length: 100 }, (_, i) =>
       i % 2 === 0
         ? conn.call(RegisterShuffle, { shuffleId: 1, numMappers: 4, numPartitions: 6 }).then((r) => r.locations)
         : lm.registerShuffle(1, 4, 6),
     );
     const answers = await Promise.all(calls);
-    expect(cluster.master.requestSlots).toHaveLength(1);
-    expect(cluster.master.requestSlots[0]).toMatchObject({ appId: APP, shuffleId: 1, count: 6, replicate: true, excluded: [] });
+    expect(env.cluster.master.requestSlots).toHaveLength(1);
+    expect(env.cluster.master.requestSlots[0]).toMatchObject({ appId: APP, shuffleId: 1, count: 6, replicate: true, excluded: [] });
     for (const a of answers) expect(a).toEqual(answers[0]);
     expect(answers[0]!.map((l) => [l.partitionId, l.epoch])).toEqual([0, 1, 2, 3, 4, 5].map((p) => [p, 0]));
     // A later call returns the same locations without asking the master again.
     expect(await lm.registerShuffle(1, 4, 6)).toEqual(answers[0]);
-    expect(cluster.master.requestSlots).toHaveLength(1);
+    expect(env.cluster.master.requestSlots).toHaveLength(1);
   });
 
   it('reserves every file on its worker, primaries pointing at replicas and back, in one call per worker', async () => {
-    const lm = await start({ splitThreshold: 1234 });
+    const lm = await env.start({ splitThreshold: 1234 });
     const locations = await lm.registerShuffle(2, 3, 5);
     for (const loc of locations) {
       expect(loc.replica).toBeDefined();
       expect(addressKey(loc.replica!)).not.toBe(addressKey(loc.primary));
     }
-    for (const w of cluster.workers) {
+    for (const w of env.cluster.workers) {
       expect(w.reserves.length).toBeLessThanOrEqual(1);
       const expected = locations.flatMap((l) => [
         ...(addressKey(l.primary) === w.key ? [{ partitionId: l.partitionId, epoch: 0, mode: Mode.Primary, peer: l.replica }] : []),
@@ -67,35 +57,35 @@ describe('LifecycleManager registration', () => {
   });
 
   it('reserves on all workers in parallel', async () => {
-    const lm = await start();
-    for (const w of cluster.workers) w.reserveDelayMs = 100;
+    const lm = await env.start();
+    for (const w of env.cluster.workers) w.reserveDelayMs = 100;
     await lm.registerShuffle(3, 1, 6);
-    expect(cluster.workers.every((w) => w.reserves.length === 1)).toBe(true);
-    expect(cluster.reserveProbe.max).toBe(3);
+    expect(env.cluster.workers.every((w) => w.reserves.length === 1)).toBe(true);
+    expect(env.cluster.reserveProbe.max).toBe(3);
   });
 
   it('without replication, locations have no replica', async () => {
-    const lm = await start({ replicate: false });
+    const lm = await env.start({ replicate: false });
     const locations = await lm.registerShuffle(4, 1, 3);
-    expect(cluster.master.requestSlots[0]!.replicate).toBe(false);
+    expect(env.cluster.master.requestSlots[0]!.replicate).toBe(false);
     expect(locations.every((l) => l.replica === undefined)).toBe(true);
-    const files = cluster.workers.flatMap((w) => w.reserves.flatMap((r) => r.files));
+    const files = env.cluster.workers.flatMap((w) => w.reserves.flatMap((r) => r.files));
     expect(files.every((f) => f.mode === Mode.Primary && f.peer === undefined)).toBe(true);
   });
 
   it('rolls back a partial reservation and retries without the refusing worker', async () => {
-    const lm = await start();
-    const bad = cluster.workers[0]!;
+    const lm = await env.start();
+    const bad = env.cluster.workers[0]!;
     bad.failReserve = true;
     const locations = await lm.registerShuffle(5, 2, 6);
-    expect(cluster.master.requestSlots).toHaveLength(2);
-    expect(cluster.master.requestSlots[1]!.excluded.map(addressKey)).toEqual([bad.key]);
+    expect(env.cluster.master.requestSlots).toHaveLength(2);
+    expect(env.cluster.master.requestSlots[1]!.excluded.map(addressKey)).toEqual([bad.key]);
     for (const loc of locations) {
       expect(addressKey(loc.primary)).not.toBe(bad.key);
       expect(addressKey(loc.replica!)).not.toBe(bad.key);
     }
     // The workers that accepted the first attempt were told to destroy exactly what they reserved then.
-    for (const w of cluster.workers.slice(1)) {
+    for (const w of env.cluster.workers.slice(1)) {
       expect(w.reserves).toHaveLength(2);
       expect(w.destroys).toHaveLength(1);
       expect(sortFiles(w.destroys[0]!.files)).toEqual(sortFiles(w.reserves[0]!.files.map(({ partitionId, epoch, mode }) => ({ partitionId, epoch, mode }))));
@@ -110,23 +100,23 @@ describe('LifecycleManager registration', () => {
   });
 
   it('fails with RESERVE_FAILED once retries run out, and a later call tries again', async () => {
-    const lm = await start({ reserveRetries: 2, replicate: false });
-    for (const w of cluster.workers) w.failReserve = true;
+    const lm = await env.start({ reserveRetries: 2, replicate: false });
+    for (const w of env.cluster.workers) w.failReserve = true;
     await expect(lm.registerShuffle(6, 1, 2)).rejects.toMatchObject({ code: ErrorCodes.RESERVE_FAILED });
     // Attempt 1 excluded nothing; every later attempt excludes the workers that refused so far.
-    expect(cluster.master.requestSlots.length).toBeGreaterThanOrEqual(2);
-    expect(cluster.master.requestSlots.length).toBeLessThanOrEqual(3);
+    expect(env.cluster.master.requestSlots.length).toBeGreaterThanOrEqual(2);
+    expect(env.cluster.master.requestSlots.length).toBeLessThanOrEqual(3);
     expect(lm.shuffleIds()).not.toContain(6);
-    for (const w of cluster.workers) w.failReserve = false;
+    for (const w of env.cluster.workers) w.failReserve = false;
     const locations = await lm.registerShuffle(6, 1, 2);
     expect(locations).toHaveLength(2);
   });
 
   it('gives up after reserveRetries + 1 attempts when every worker keeps refusing', async () => {
     // Many workers, so exclusion never runs out of them: the retry count is what stops.
-    const big = closer.add(await startCluster(10));
+    const big = env.closer.add(await startCluster(10));
     for (const w of big.workers) w.failReserve = true;
-    const lm = closer.add(
+    const lm = env.closer.add(
       await LifecycleManager.start({ appId: APP, master: big.master.address, heartbeatIntervalMs: 60_000, reserveRetries: 3, replicate: false }),
     );
     const err = await lm.registerShuffle(7, 1, 1).catch((e: unknown) => e);
@@ -136,7 +126,7 @@ describe('LifecycleManager registration', () => {
   });
 
   it('rejects a registration that disagrees with the registered shape', async () => {
-    const lm = await start();
+    const lm = await env.start();
     await lm.registerShuffle(8, 4, 6);
     await expect(lm.registerShuffle(8, 5, 6)).rejects.toMatchObject({ code: ErrorCodes.INVALID_REQUEST });
     await expect(lm.registerShuffle(8, 4, 7)).rejects.toMatchObject({ code: ErrorCodes.INVALID_REQUEST });
@@ -144,9 +134,9 @@ describe('LifecycleManager registration', () => {
   });
 
   it('refuses client methods from a connection of another application', async () => {
-    const lm = await start();
+    const lm = await env.start();
     await lm.registerShuffle(10, 1, 2);
-    const other = closer.addConnection(await connectClient(lm.address, 'someone-else'));
+    const other = env.closer.addConnection(await connectClient(lm.address, 'someone-else'));
     const wrong = { code: ErrorCodes.WRONG_APP };
     await expect(other.call(RegisterShuffle, { shuffleId: 10, numMappers: 1, numPartitions: 2 })).rejects.toMatchObject(wrong);
     await expect(other.call(Revive, { shuffleId: 10, requests: [] })).rejects.toMatchObject(wrong);
@@ -157,29 +147,29 @@ describe('LifecycleManager registration', () => {
     expect(report.status).toBe(FetchFailureStatus.INVALID_REQUEST);
     expect(report.message).toContain('someone-else');
     // The right application on its own connection is served; nothing was changed by the refused calls.
-    const own = closer.addConnection(await connectClient(lm.address, APP));
+    const own = env.closer.addConnection(await connectClient(lm.address, APP));
     await expect(own.call(UnregisterShuffle, { appId: 'someone-else', shuffleId: 10 })).rejects.toMatchObject(wrong);
     expect(lm.shuffleIds()).toEqual([10]);
     expect((await own.call(RegisterShuffle, { shuffleId: 10, numMappers: 1, numPartitions: 2 })).locations).toHaveLength(2);
   });
 
   it('requires the auth token when one is set', async () => {
-    const lm = await start({ authToken: 'secret' });
+    const lm = await env.start({ authToken: 'secret' });
     await expect(connectClient(lm.address, APP)).rejects.toMatchObject({ code: ErrorCodes.AUTH });
   });
 
   it('sends application heartbeats with its shuffle ids', async () => {
-    const lm = await start({ heartbeatIntervalMs: 20 });
+    const lm = await env.start({ heartbeatIntervalMs: 20 });
     await lm.registerShuffle(11, 1, 1);
     await lm.registerShuffle(12, 1, 1);
-    await waitFor(() => cluster.master.heartbeats.some((h) => h.shuffleIds.length === 2));
-    const last = cluster.master.heartbeats.at(-1)!;
+    await waitFor(() => env.cluster.master.heartbeats.some((h) => h.shuffleIds.length === 2));
+    const last = env.cluster.master.heartbeats.at(-1)!;
     expect(last.appId).toBe(APP);
     expect([...last.shuffleIds].sort()).toEqual([11, 12]);
     await lm.close();
-    const seen = cluster.master.heartbeats.length;
+    const seen = env.cluster.master.heartbeats.length;
     await new Promise((r) => setTimeout(r, 80));
-    expect(cluster.master.heartbeats.length).toBe(seen);
+    expect(env.cluster.master.heartbeats.length).toBe(seen);
   });
 });
 

@@ -1,5 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LifecycleManager, type LifecycleManagerOptions } from '../../src/client/lifecycle/index.js';
+import { describe, expect, it } from 'vitest';
+import { LifecycleManager } from '../../src/client/lifecycle/index.js';
 import {
   ErrorCodes,
   GetReducerFileGroup,
@@ -11,29 +11,19 @@ import {
   addressKey,
   type PartitionLocation,
 } from '../../src/protocol/index.js';
-import { Closer, connectClient, fakeCommittedSize, fileKey, startCluster, type FakeCluster } from './fakes.js';
+import { connectClient, fakeCommittedSize, fileKey, useLifecycleEnv } from './fakes.js';
 
 const APP = 'app-stage';
 
 describe('LifecycleManager map ends, commit and reducer file groups', () => {
-  const closer = new Closer();
-  let cluster: FakeCluster;
-
-  beforeEach(async () => {
-    cluster = closer.add(await startCluster(3));
-  });
-  afterEach(() => closer.closeAll());
-
-  async function start(extra: Partial<LifecycleManagerOptions> = {}): Promise<LifecycleManager> {
-    return closer.add(await LifecycleManager.start({ appId: APP, master: cluster.master.address, heartbeatIntervalMs: 60_000, ...extra }));
-  }
+  const env = useLifecycleEnv(APP);
 
   const sum = (partitionId: number, batches: number, bytes: number, crc: number) => ({ partitionId, batches, bytes, crc });
 
   it('lets the first attempt of a map win; later attempts lose; the winner may repeat its end', async () => {
-    const lm = await start();
+    const lm = await env.start();
     await lm.registerShuffle(1, 2, 2);
-    const conn = closer.addConnection(await connectClient(lm.address, APP));
+    const conn = env.closer.addConnection(await connectClient(lm.address, APP));
     const end = (mapId: number, attemptId: number, crc: number) =>
       conn.call(MapperEnd, { shuffleId: 1, mapId, attemptId, numMappers: 2, partitions: [sum(0, 1, 10, crc)] });
     expect(await end(0, 1, 111)).toEqual({ winner: true, allMappersEnded: false });
@@ -48,7 +38,7 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
   });
 
   it('rejects map ends that do not fit the shuffle', async () => {
-    const lm = await start();
+    const lm = await env.start();
     await lm.registerShuffle(2, 2, 2);
     const bad = { code: ErrorCodes.INVALID_REQUEST };
     await expect(lm.mapperEnd({ shuffleId: 2, mapId: 0, attemptId: 0, numMappers: 3, partitions: [] })).rejects.toMatchObject(bad);
@@ -62,19 +52,19 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
   });
 
   it('commits on every worker in parallel, with each worker its own files of every epoch and the winning attempts', async () => {
-    const lm = await start();
-    for (const w of cluster.workers) w.commitDelayMs = 100;
+    const lm = await env.start();
+    for (const w of env.cluster.workers) w.commitDelayMs = 100;
     const first = await lm.registerShuffle(3, 3, 4);
     const [revived] = await lm.revive(3, [{ partitionId: 2, epoch: 0, mapId: 1, attemptId: 0, cause: PushStatus.SOFT_SPLIT }]);
     const all: PartitionLocation[] = [...first, revived!.location!];
     await lm.mapperEnd({ shuffleId: 3, mapId: 2, attemptId: 7, numMappers: 3, partitions: [] });
     await lm.mapperEnd({ shuffleId: 3, mapId: 0, attemptId: 0, numMappers: 3, partitions: [] });
-    expect(cluster.workers.every((w) => w.commits.length === 0)).toBe(true);
+    expect(env.cluster.workers.every((w) => w.commits.length === 0)).toBe(true);
     await lm.mapperEnd({ shuffleId: 3, mapId: 1, attemptId: 3, numMappers: 3, partitions: [] });
     await lm.waitForStageEnd(3);
     // All three commits were in flight at once.
-    expect(cluster.probe.max).toBe(3);
-    for (const w of cluster.workers) {
+    expect(env.cluster.probe.max).toBe(3);
+    for (const w of env.cluster.workers) {
       expect(w.commits).toHaveLength(1);
       const c = w.commits[0]!;
       expect(c).toMatchObject({ appId: APP, shuffleId: 3, mapAttempts: [0, 3, 7] });
@@ -87,14 +77,14 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
   });
 
   it('builds the reducer file group from the committed copies and the winners’ sums', async () => {
-    const lm = await start();
+    const lm = await env.start();
     const locations = await lm.registerShuffle(4, 3, 3);
     const [revived] = await lm.revive(4, [{ partitionId: 1, epoch: 0, mapId: 0, attemptId: 0, cause: PushStatus.HARD_SPLIT }]);
     const p1e1 = revived!.location!;
     await lm.mapperEnd({ shuffleId: 4, mapId: 0, attemptId: 0, numMappers: 3, partitions: [sum(0, 2, 100, 5), sum(1, 1, 50, 6), sum(1, 2, 25, 2 ** 32 - 1)] });
     await lm.mapperEnd({ shuffleId: 4, mapId: 1, attemptId: 2, numMappers: 3, partitions: [sum(1, 0, 0, 0), sum(2, 4, 400, 9)] });
     await lm.mapperEnd({ shuffleId: 4, mapId: 2, attemptId: 1, numMappers: 3, partitions: [] });
-    const conn = closer.addConnection(await connectClient(lm.address, APP));
+    const conn = env.closer.addConnection(await connectClient(lm.address, APP));
     const group = await conn.call(GetReducerFileGroup, { shuffleId: 4, startPartition: 1, endPartition: 3 });
     expect(group.mapAttempts).toEqual([0, 2, 1]);
     expect(group.partitions.map((p) => p.partitionId)).toEqual([1, 2]);
@@ -118,15 +108,15 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
   });
 
   it('a location is lost only when neither its primary nor its replica committed', async () => {
-    const lm = await start();
+    const lm = await env.start();
     const locations = await lm.registerShuffle(5, 1, 3);
     // Partition 0: primary's worker fails that file, replica commits → not lost.
     const l0 = locations[0]!;
-    cluster.workerByKey(addressKey(l0.primary)).failCommitFiles.add(fileKey({ partitionId: 0, epoch: 0, mode: Mode.Primary }));
+    env.cluster.workerByKey(addressKey(l0.primary)).failCommitFiles.add(fileKey({ partitionId: 0, epoch: 0, mode: Mode.Primary }));
     // Partition 1: both copies fail → lost.
     const l1 = locations[1]!;
-    cluster.workerByKey(addressKey(l1.primary)).failCommitFiles.add(fileKey({ partitionId: 1, epoch: 0, mode: Mode.Primary }));
-    cluster.workerByKey(addressKey(l1.replica!)).failCommitFiles.add(fileKey({ partitionId: 1, epoch: 0, mode: Mode.Replica }));
+    env.cluster.workerByKey(addressKey(l1.primary)).failCommitFiles.add(fileKey({ partitionId: 1, epoch: 0, mode: Mode.Primary }));
+    env.cluster.workerByKey(addressKey(l1.replica!)).failCommitFiles.add(fileKey({ partitionId: 1, epoch: 0, mode: Mode.Replica }));
     await lm.mapperEnd({ shuffleId: 5, mapId: 0, attemptId: 0, numMappers: 1, partitions: [] });
     const group = await lm.getReducerFileGroup(5, 0, 3);
     const [g0, g1, g2] = group.partitions;
@@ -139,9 +129,9 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
   });
 
   it('counts every file of a worker that fails to answer the commit as not committed', async () => {
-    const lm = await start();
+    const lm = await env.start();
     const locations = await lm.registerShuffle(6, 1, 6);
-    const dead = cluster.workers[0]!;
+    const dead = env.cluster.workers[0]!;
     dead.failCommit = true;
     await lm.mapperEnd({ shuffleId: 6, mapId: 0, attemptId: 0, numMappers: 1, partitions: [] });
     const group = await lm.getReducerFileGroup(6, 0, 6);
@@ -153,7 +143,7 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
       expect(g.lost).toBe(false);
     }
     // Without replication the same failure loses data.
-    const lm2 = await start({ replicate: false });
+    const lm2 = await env.start({ replicate: false });
     const single = await lm2.registerShuffle(7, 1, 3);
     await lm2.mapperEnd({ shuffleId: 7, mapId: 0, attemptId: 0, numMappers: 1, partitions: [] });
     const g7 = await lm2.getReducerFileGroup(7, 0, 3);
@@ -162,7 +152,7 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
   });
 
   it('makes reducers wait for the stage end, and times out with a retriable STAGE_NOT_ENDED', async () => {
-    const lm = await start({ getReducerFileGroupTimeoutMs: 150 });
+    const lm = await env.start({ getReducerFileGroupTimeoutMs: 150 });
     await lm.registerShuffle(8, 2, 1);
     await lm.mapperEnd({ shuffleId: 8, mapId: 0, attemptId: 0, numMappers: 2, partitions: [sum(0, 1, 8, 8)] });
     const t0 = Date.now();
@@ -170,7 +160,7 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
     expect(err).toMatchObject({ code: ErrorCodes.STAGE_NOT_ENDED, retriable: true });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
 
-    const conn = closer.addConnection(await connectClient(lm.address, APP));
+    const conn = env.closer.addConnection(await connectClient(lm.address, APP));
     let answered = false;
     const waiting = conn.call(GetReducerFileGroup, { shuffleId: 8, startPartition: 0, endPartition: 1 }).then((g) => {
       answered = true;
@@ -185,23 +175,23 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
   });
 
   it('answers UNKNOWN_SHUFFLE for a shuffle it does not know', async () => {
-    const lm = await start();
+    const lm = await env.start();
     await expect(lm.getReducerFileGroup(42, 0, 1)).rejects.toMatchObject({ code: ErrorCodes.UNKNOWN_SHUFFLE });
-    const conn = closer.addConnection(await connectClient(lm.address, APP));
+    const conn = env.closer.addConnection(await connectClient(lm.address, APP));
     await expect(conn.call(GetReducerFileGroup, { shuffleId: 42, startPartition: 0, endPartition: 1 })).rejects.toMatchObject({
       code: ErrorCodes.UNKNOWN_SHUFFLE,
     });
   });
 
   it('unregisters on the master and on every worker that held files, and forgets the shuffle', async () => {
-    const lm = await start({ replicate: false });
+    const lm = await env.start({ replicate: false });
     // One partition without replication: exactly one worker holds files.
     const [loc] = await lm.registerShuffle(9, 2, 1);
     const waiter = lm.getReducerFileGroup(9, 0, 1).catch((e: unknown) => e);
-    const conn = closer.addConnection(await connectClient(lm.address, APP));
+    const conn = env.closer.addConnection(await connectClient(lm.address, APP));
     await conn.call(UnregisterShuffle, { appId: APP, shuffleId: 9 });
-    expect(cluster.master.unregisters).toEqual([{ appId: APP, shuffleId: 9 }]);
-    for (const w of cluster.workers) {
+    expect(env.cluster.master.unregisters).toEqual([{ appId: APP, shuffleId: 9 }]);
+    for (const w of env.cluster.workers) {
       expect(w.unregisters).toEqual(w.key === addressKey(loc!.primary) ? [{ appId: APP, shuffleId: 9 }] : []);
     }
     expect(await waiter).toMatchObject({ code: ErrorCodes.UNKNOWN_SHUFFLE });
@@ -212,18 +202,18 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
   });
 
   it('unregister reaches the workers of every epoch and ignores failing workers', async () => {
-    const lm = await start();
+    const lm = await env.start();
     await lm.registerShuffle(10, 1, 6);
     await lm.revive(10, [{ partitionId: 0, epoch: 0, mapId: 0, attemptId: 0, cause: PushStatus.HARD_SPLIT }]);
-    await cluster.workers[2]!.close();
+    await env.cluster.workers[2]!.close();
     await lm.unregisterShuffle(10);
-    expect(cluster.master.unregisters).toHaveLength(1);
-    expect(cluster.workers[0]!.unregisters).toHaveLength(1);
-    expect(cluster.workers[1]!.unregisters).toHaveLength(1);
+    expect(env.cluster.master.unregisters).toHaveLength(1);
+    expect(env.cluster.workers[0]!.unregisters).toHaveLength(1);
+    expect(env.cluster.workers[1]!.unregisters).toHaveLength(1);
   });
 
   it('a shuffle without maps ends as soon as it is registered', async () => {
-    const lm = await start();
+    const lm = await env.start();
     await lm.registerShuffle(11, 0, 2);
     const group = await lm.getReducerFileGroup(11, 0, 2);
     expect(group.mapAttempts).toEqual([]);
@@ -234,10 +224,10 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
   });
 
   it('a revive that completes after the stage ended is answered MAP_ENDED, released, and left out of the commit', async () => {
-    const lm = await start();
+    const lm = await env.start();
     await lm.registerShuffle(12, 2, 1);
     await lm.mapperEnd({ shuffleId: 12, mapId: 0, attemptId: 0, numMappers: 2, partitions: [] });
-    for (const w of cluster.workers) w.reserveDelayMs = 150;
+    for (const w of env.cluster.workers) w.reserveDelayMs = 150;
     // A losing speculative attempt of map 1 asks for a new epoch; map 1's winner ends meanwhile.
     const late = lm.revive(12, [{ partitionId: 0, epoch: 0, mapId: 1, attemptId: 1, cause: PushStatus.HARD_SPLIT }]);
     await new Promise((r) => setTimeout(r, 50));
@@ -246,22 +236,22 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
     const group = await lm.getReducerFileGroup(12, 0, 1);
     expect(group.partitions[0]!.lost).toBe(false);
     expect(group.partitions[0]!.files.every((f) => f.epoch === 0)).toBe(true);
-    for (const w of cluster.workers) for (const c of w.commits) expect(c.files.every((f) => f.epoch === 0)).toBe(true);
+    for (const w of env.cluster.workers) for (const c of w.commits) expect(c.files.every((f) => f.epoch === 0)).toBe(true);
     // The unused epoch 1 reservation is destroyed.
-    await waitFor(() => cluster.workers.every((w) => [...w.reserved.values()].every((f) => f.epoch === 0)));
-    expect(cluster.workers.flatMap((w) => w.destroys.flatMap((d) => d.files)).every((f) => f.epoch === 1)).toBe(true);
+    await waitFor(() => env.cluster.workers.every((w) => [...w.reserved.values()].every((f) => f.epoch === 0)));
+    expect(env.cluster.workers.flatMap((w) => w.destroys.flatMap((d) => d.files)).every((f) => f.epoch === 1)).toBe(true);
     expect((await lm.registerShuffle(12, 2, 1))[0]!.epoch).toBe(0);
   });
 
   it('an unregister during the first allocation fails the registration and releases its slots', async () => {
-    const lm = await start();
-    for (const w of cluster.workers) w.reserveDelayMs = 100;
+    const lm = await env.start();
+    for (const w of env.cluster.workers) w.reserveDelayMs = 100;
     const registering = lm.registerShuffle(13, 1, 3).catch((e: unknown) => e);
     await new Promise((r) => setTimeout(r, 30));
     await lm.unregisterShuffle(13);
     expect(await registering).toMatchObject({ code: ErrorCodes.UNKNOWN_SHUFFLE });
-    await waitFor(() => cluster.workers.every((w) => w.reserved.size === 0));
-    expect(cluster.workers.some((w) => w.destroys.length > 0)).toBe(true);
+    await waitFor(() => env.cluster.workers.every((w) => w.reserved.size === 0));
+    expect(env.cluster.workers.some((w) => w.destroys.length > 0)).toBe(true);
   });
 });
 
