@@ -33,6 +33,14 @@ export interface MapperEndResult {
  */
 export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
+/** The worker pair of a location, formatted once per location (merge buffers are keyed by it per batch). */
+const pairKeys = new WeakMap<PartitionLocation, string>();
+function pairKey(loc: PartitionLocation): string {
+  let key = pairKeys.get(loc);
+  if (key === undefined) pairKeys.set(loc, (key = `${addressKey(loc.primary)}|${loc.replica ? addressKey(loc.replica) : ''}`));
+  return key;
+}
+
 function checkU32(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new BraidError(ErrorCodes.INVALID_REQUEST, `${name} ${v} is not a u32`);
 }
@@ -178,7 +186,7 @@ export class ShuffleClient {
     }
     let buffers = this.merges.get(b.tracker);
     if (buffers === undefined) this.merges.set(b.tracker, (buffers = new Map()));
-    const key = `${addressKey(b.location.primary)}|${b.location.replica ? addressKey(b.location.replica) : ''}`;
+    const key = pairKey(b.location);
     let m = buffers.get(key);
     if (m === undefined) buffers.set(key, (m = { target: b.location.primary, batches: [], bytes: 0 }));
     m.batches.push(b);

@@ -6,6 +6,7 @@ import {
   ErrorCodes,
   ReserveSlots,
   UnregisterShuffle,
+  addressKey,
   locationFileName,
   type CommittedFileInfo,
   type FileId,
@@ -85,6 +86,7 @@ export class ControlHandlers {
           epoch: f.epoch,
           mode: f.mode,
           peer: f.peer,
+          peerKey: f.peer === undefined ? undefined : addressKey(f.peer),
           splitThreshold: splitThreshold > 0 ? splitThreshold : this.options.splitThreshold,
           writer: undefined,
           committed: undefined,
@@ -106,7 +108,7 @@ export class ControlHandlers {
           await entry.writer.destroy();
           throw new BraidError(ErrorCodes.UNKNOWN_SHUFFLE, `shuffle ${shuffle.key} was deleted during its reservation`);
         }
-        shuffle.files.set(fileName, entry);
+        shuffle.addFile(entry);
         created.push(entry);
       }
     };
@@ -180,7 +182,7 @@ export class ControlHandlers {
   private async destroyFile(shuffle: ShuffleState, fileName: string): Promise<void> {
     const entry = shuffle.files.get(fileName);
     if (entry === undefined) return;
-    shuffle.files.delete(fileName);
+    shuffle.removeFile(fileName);
     await entry.writer?.destroy();
     // A committed file has no writer any more: remove it, its sorted copy and its cached chunks here.
     const committed = entry.committed;
@@ -212,12 +214,13 @@ export class ControlHandlers {
       if (size !== record.bytes) continue;
       // A commit without map attempts (a retry, a shutdown) records none; it must not erase the winners.
       if (record.mapAttempts && record.mapAttempts.length > 0) shuffle.mapAttempts = record.mapAttempts;
-      shuffle.files.set(fileName, {
+      shuffle.addFile({
         fileName,
         partitionId: Number(m[1]),
         epoch: Number(m[2]),
         mode: m[3] === 'primary' ? 0 : 1,
         peer: undefined,
+        peerKey: undefined,
         splitThreshold: this.options.splitThreshold,
         writer: undefined,
         committed: { path: record.path, bytes: record.bytes, chunkOffsets: record.chunkOffsets, mapIds: record.mapIds },

@@ -3,7 +3,6 @@ import {
   MessageType,
   Mode,
   PushStatus,
-  addressKey,
   pushAccepted,
   type Address,
   type MessageOfType,
@@ -67,7 +66,7 @@ export class PushHandler {
       this.metrics.pushStatus(status);
       if (msg.mode === Mode.Primary && entry?.peer !== undefined && pushAccepted(status)) {
         forwards ??= new Map();
-        const key = addressKey(entry.peer);
+        const key = entry.peerKey!;
         let group = forwards.get(key);
         if (group === undefined) forwards.set(key, (group = { peer: entry.peer, batches: [], indices: [] }));
         group.batches.push({ partitionId, epoch, batch });

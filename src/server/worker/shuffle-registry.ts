@@ -1,4 +1,4 @@
-import { locationFileName, type Address, type Mode } from '../../protocol/index.js';
+import { type Address, type Mode } from '../../protocol/index.js';
 import type { PartitionWriter } from '../../storage/index.js';
 
 /** What a committed file is, as persisted and as served. */
@@ -17,6 +17,8 @@ export interface FileEntry {
   readonly mode: Mode;
   /** For a primary: the replica to forward to. */
   readonly peer: Address | undefined;
+  /** `addressKey(peer)`, computed once: pushes group forwarded batches by it. */
+  readonly peerKey: string | undefined;
   readonly splitThreshold: number;
   writer: PartitionWriter | undefined;
   committed: CommittedFile | undefined;
@@ -25,7 +27,10 @@ export interface FileEntry {
 
 export class ShuffleState {
   readonly key: string;
+  /** By file name; change it only through addFile/removeFile, which keep the push lookup in step. */
   readonly files = new Map<string, FileEntry>();
+  /** partitionId → (epoch × 2 + mode) → file: the per-batch lookup of pushes, without building a name. */
+  private readonly byLocation = new Map<number, Map<number, FileEntry>>();
   /** Winning attempt per map, known once the shuffle was committed (-1: none). */
   mapAttempts: number[] | undefined;
 
@@ -37,7 +42,24 @@ export class ShuffleState {
   }
 
   file(partitionId: number, epoch: number, mode: Mode): FileEntry | undefined {
-    return this.files.get(locationFileName(partitionId, epoch, mode));
+    return this.byLocation.get(partitionId)?.get(epoch * 2 + mode);
+  }
+
+  addFile(entry: FileEntry): void {
+    this.files.set(entry.fileName, entry);
+    let epochs = this.byLocation.get(entry.partitionId);
+    if (epochs === undefined) this.byLocation.set(entry.partitionId, (epochs = new Map()));
+    epochs.set(entry.epoch * 2 + entry.mode, entry);
+  }
+
+  removeFile(fileName: string): FileEntry | undefined {
+    const entry = this.files.get(fileName);
+    if (entry === undefined) return undefined;
+    this.files.delete(fileName);
+    const epochs = this.byLocation.get(entry.partitionId);
+    epochs?.delete(entry.epoch * 2 + entry.mode);
+    if (epochs?.size === 0) this.byLocation.delete(entry.partitionId);
+    return entry;
   }
 
   /** True when `attemptId` is the committed winner of `mapId`: its late pushes are dropped. */
