@@ -61,35 +61,22 @@ export class FrameDecoder {
     try {
       while (at < end) {
         if (this.state === State.Prelude) {
+          let payloadLength: number;
           if (this.preludeFill === 0 && end - at >= PRELUDE_SIZE) {
-            // Fast path: the whole prelude, and maybe the whole frame, is in this chunk.
-            const payloadLength = this.startFrame(chunk, at);
+            // The whole prelude is in this chunk: read it in place.
+            payloadLength = this.startFrame(chunk, at);
             at += PRELUDE_SIZE;
-            if (end - at >= payloadLength) {
-              this.emit(chunk, at, payloadLength, onFrame);
-              at += payloadLength;
-              continue;
-            }
-            this.beginGather(payloadLength);
-            continue;
+          } else {
+            const take = Math.min(PRELUDE_SIZE - this.preludeFill, end - at);
+            chunk.copy(this.prelude, this.preludeFill, at, at + take);
+            this.preludeFill += take;
+            at += take;
+            if (this.preludeFill < PRELUDE_SIZE) return;
+            this.preludeFill = 0;
+            payloadLength = this.startFrame(this.prelude, 0);
           }
-          const take = Math.min(PRELUDE_SIZE - this.preludeFill, end - at);
-          chunk.copy(this.prelude, this.preludeFill, at, at + take);
-          this.preludeFill += take;
-          at += take;
-          if (this.preludeFill < PRELUDE_SIZE) return;
-          this.preludeFill = 0;
-          const payloadLength = this.startFrame(this.prelude, 0);
-          if (payloadLength === 0) {
-            this.emit(this.prelude, 0, 0, onFrame);
-            continue;
-          }
-          if (end - at >= payloadLength) {
-            this.emit(chunk, at, payloadLength, onFrame);
-            at += payloadLength;
-            continue;
-          }
-          this.beginGather(payloadLength);
+          if (payloadLength === 0) this.emit(chunk, at, 0, onFrame);
+          else this.beginGather(payloadLength); // the Payload state hands out a view when this chunk holds it all
           continue;
         }
         // State.Payload: the prelude is known, the payload is not complete yet.
