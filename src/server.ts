@@ -6,11 +6,24 @@
  * `braid <role> ready {"master":"host:port",...}`, then serves until SIGTERM
  * or SIGINT, which stop it cleanly.
  */
-import { describeOptions, helpRequested, resolveConfig, type ConfigRole } from './config/index.js';
+import { describeOptions, helpRequested, resolveConfig, type ConfigRole, type RoleConfigs } from './config/index.js';
+import { configureLogging } from './log/index.js';
 import { asBraidError } from './protocol/index.js';
 import { runMaster, runStandalone, runWorker, type RunningRole } from './server/roles.js';
 
 const ROLES: readonly ConfigRole[] = ['master', 'worker', 'standalone'];
+
+const RUNNERS: { readonly [R in ConfigRole]: (config: RoleConfigs[R]) => Promise<RunningRole> } = {
+  master: runMaster,
+  worker: runWorker,
+  standalone: runStandalone,
+};
+
+function start<R extends ConfigRole>(role: R, flags: string[]): Promise<RunningRole> {
+  const config: RoleConfigs[R] = resolveConfig(role, { argv: flags, env: process.env });
+  configureLogging({ level: config.logLevel, format: config.logFormat });
+  return RUNNERS[role](config);
+}
 
 async function main(argv: string[]): Promise<number> {
   const role = argv[0] as ConfigRole | undefined;
@@ -32,13 +45,7 @@ async function main(argv: string[]): Promise<number> {
   });
   let running: RunningRole;
   try {
-    const input = { argv: flags, env: process.env };
-    running =
-      role === 'master'
-        ? await runMaster(resolveConfig('master', input))
-        : role === 'worker'
-          ? await runWorker(resolveConfig('worker', input))
-          : await runStandalone(resolveConfig('standalone', input));
+    running = await start(role, flags);
   } catch (err) {
     const e = asBraidError(err);
     process.stderr.write(`braid ${role}: ${e.code}: ${e.message}\n`);

@@ -4,6 +4,7 @@
  * numbers. A type and its schema must agree key for key (see OptionTable).
  */
 import type { Address, ConfigSchema, CrossCheck, OptionTable } from './schema.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/index.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -22,6 +23,8 @@ export interface CommonConfig {
   readonly heartbeatInterval: number;
   /** '' = authentication off. */
   readonly authToken: string;
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
 }
 
 export interface MasterConfig extends CommonConfig {
@@ -77,6 +80,8 @@ const common: OptionTable<CommonConfig> = {
     secret: true,
     description: 'Shared secret every connection must present; empty turns authentication off.',
   },
+  logLevel: { kind: 'enum', values: LOG_LEVELS, default: 'info', description: 'Operational log level (logs go to stderr).' },
+  logFormat: { kind: 'enum', values: LOG_FORMATS, default: 'text', description: 'Log lines as plain text or as one JSON object per line.' },
 };
 
 const masterOnly: Omit<OptionTable<MasterConfig>, keyof CommonConfig> = {

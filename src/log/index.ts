@@ -1,0 +1,13 @@
+export {
+  createLogger,
+  configureLogging,
+  rootLogger,
+  componentLogger,
+  LOG_LEVELS,
+  LOG_FORMATS,
+  REDACT_PATHS,
+  type Logger,
+  type LogLevel,
+  type LogFormat,
+  type LogOptions,
+} from './logger.js';
