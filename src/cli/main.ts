@@ -5,7 +5,10 @@
  *   braid terasort  [--size 1g] [--maps 8] [--reduces 8] [--master host:port] [--input dir] [--output dir]
  *   braid wordcount [--size 64m] [--maps 4] [--reduces 4] [--master host:port]
  *   braid gensort   --records N --output file [--seed 1] [--start 0]
- *   braid status    --master host:port
+ *   braid status    --master host:port[,host:port...]
+ *
+ * --master takes every master of a cluster whose masters are elected
+ * through etcd; commands follow the leader.
  *
  * Without --master, jobs run on an embedded standalone cluster (a master and
  * --workers workers, replication on) whose data lives in a temporary directory.
@@ -13,11 +16,12 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { humanBytes } from './format.js';
-import { BraidError, ErrorCodes, GetStatus, Role, asBraidError, parseAddress, type Address } from '../protocol/index.js';
+import { parseMasters } from '../ha/master-addresses.js';
+import { MasterClient } from '../ha/master-client.js';
+import { BraidError, ErrorCodes, GetStatus, Role, addressKey, asBraidError, masterRoleName, type Address } from '../protocol/index.js';
 import { startStandalone, type StandaloneHandle } from '../server/standalone.js';
-import { connect } from '../transport/index.js';
 import { RECORD_SIZE, writeGensortFile } from '../jobs/data/index.js';
-import { runJob, type Phase } from '../jobs/runner/driver.js';
+import { runJob, type Phase, type TaskFailure } from '../jobs/runner/driver.js';
 import { Args } from './args.js';
 import { ProgressBar } from './progress.js';
 
@@ -26,10 +30,11 @@ const USAGE = `usage:
                   [--workers 2] [--replicate|--no-replicate] [--processes 2] [--compression lz4|zstd|none] [--seed 1]
   braid wordcount [--size 64m] [--maps 4] [--reduces 4] [--master host:port] [--workers 2] [--replicate|--no-replicate] [--processes 2]
   braid gensort   --records N --output file [--seed 1] [--start 0]
-  braid status    --master host:port`;
+  braid status    --master host:port[,host:port...]
+--master lists every master when they are elected through etcd (high availability).`;
 
 interface Cluster {
-  master: Address;
+  master: Address[];
   authSecret: string;
   close(): Promise<void>;
 }
@@ -51,9 +56,9 @@ function clusterFrom(args: Args): () => Promise<Cluster> {
   const master = args.string('master');
   const workers = args.int('workers', 2, 1, 16);
   const secret = authSecret(args);
-  const address = master === undefined ? undefined : parseAddress(master);
+  const masters = master === undefined ? undefined : mastersArg(master);
   return async () => {
-    if (address !== undefined) return { master: address, authSecret: secret, close: async () => {} };
+    if (masters !== undefined) return { master: masters, authSecret: secret, close: async () => {} };
     const embedded: StandaloneHandle = await startStandalone({ workers, master: { authToken: secret }, worker: { authToken: secret } });
     process.stderr.write(`embedded cluster: master ${embedded.masterAddress.host}:${embedded.masterAddress.port}, ${workers} workers, data in ${embedded.dataDir}\n`);
     // Ctrl-C must not leave the embedded cluster's data (up to twice the job's size) in the temporary directory.
@@ -65,7 +70,7 @@ function clusterFrom(args: Args): () => Promise<Cluster> {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     return {
-      master: embedded.masterAddress,
+      master: [embedded.masterAddress],
       authSecret: secret,
       close: async () => {
         process.off('SIGINT', onSignal);
@@ -74,6 +79,15 @@ function clusterFrom(args: Args): () => Promise<Cluster> {
       },
     };
   };
+}
+
+/** --master: one address or a comma separated list. */
+function mastersArg(value: string): Address[] {
+  try {
+    return parseMasters(value);
+  } catch (err) {
+    throw new BraidError(ErrorCodes.CONFIG, `--master: expected host:port or a comma separated list of them, got "${value}" (${(err as Error).message})`);
+  }
 }
 
 function progress(): (phase: Phase, done: number, total: number, bytes: number) => void {
@@ -127,7 +141,7 @@ async function terasort(args: Args): Promise<number> {
       client: { compression },
       onProgress: progress(),
     });
-    return summary('terasort', result.summary, result.seconds);
+    return summary('terasort', result.summary, result.seconds, result.taskFailures);
   } finally {
     await c.close();
   }
@@ -154,14 +168,16 @@ async function wordcount(args: Args): Promise<number> {
       processes,
       onProgress: progress(),
     });
-    return summary('wordcount', result.summary, result.seconds);
+    return summary('wordcount', result.summary, result.seconds, result.taskFailures);
   } finally {
     await c.close();
   }
 }
 
-function summary(name: string, s: { bytes: number; records: number; validated: boolean; problems: string[] }, seconds: number): number {
+function summary(name: string, s: { bytes: number; records: number; validated: boolean; problems: string[] }, seconds: number, failures: TaskFailure[]): number {
   for (const p of s.problems) process.stderr.write(`problem: ${p}\n`);
+  // The job succeeded, but an operator wants to know what was tried again.
+  for (const f of failures) process.stderr.write(`task failed and was retried: ${f.phase} ${f.index} attempt ${f.attemptId}: ${f.code}: ${f.message}\n`);
   const rate = humanBytes(Math.round(s.bytes / seconds));
   process.stdout.write(`${name}: ${humanBytes(s.bytes)} (${s.records} records) in ${seconds.toFixed(1)} s, ${rate}/s, ${s.validated ? 'validated' : 'NOT validated'}\n`);
   return s.validated ? 0 : 1;
@@ -182,18 +198,43 @@ async function gensort(args: Args): Promise<number> {
   return 0;
 }
 
+/**
+ * The leader's status JSON. With several masters it also holds what each
+ * one says it is (`masters`), so an operator sees who leads and who stands
+ * by; when none leads, that part alone is printed and the command fails
+ * with BRAID_ERR_MASTER_UNAVAILABLE (after looking for a leader for 10 s).
+ */
 async function status(args: Args): Promise<number> {
   const master = args.string('master');
   const token = authSecret(args);
   args.done();
-  if (master === undefined) throw new Error('status needs --master host:port');
-  const conn = await connect(parseAddress(master), { role: Role.Admin, token });
+  if (master === undefined) throw new BraidError(ErrorCodes.CONFIG, 'status needs --master host:port[,host:port...]');
+  const masters = mastersArg(master);
+  const client = new MasterClient({ masters, connect: { role: Role.Admin, token }, failoverTimeoutMs: 10_000 });
   try {
-    const res = await conn.call(GetStatus, {});
-    process.stdout.write(JSON.stringify(JSON.parse(res.json.toString('utf8')), null, 2) + '\n');
+    const roles = await Promise.all(
+      masters.map(async (address) => {
+        try {
+          const info = await client.info(address, 5000);
+          return { address: addressKey(address), role: masterRoleName(info.role), leader: info.leader || null, term: info.term };
+        } catch (err) {
+          return { address: addressKey(address), error: asBraidError(err).code };
+        }
+      }),
+    );
+    let status: Record<string, unknown> = {};
+    let failure: unknown;
+    try {
+      status = JSON.parse((await client.call(GetStatus, {})).json.toString('utf8')) as Record<string, unknown>;
+    } catch (err) {
+      failure = err;
+    }
+    if (masters.length > 1) status = { ...status, masters: roles };
+    if (failure === undefined || masters.length > 1) process.stdout.write(JSON.stringify(status, null, 2) + '\n');
+    if (failure !== undefined) throw failure;
     return 0;
   } finally {
-    conn.close();
+    await client.close();
   }
 }
 

@@ -21,7 +21,7 @@ function defaultColumn(spec: OptionSpec): string {
 
 function descriptionColumn(spec: OptionSpec): string {
   if (spec.kind === 'enum' || spec.kind === 'bool' || spec.kind === 'string') return spec.description;
-  if (spec.kind === 'list' || spec.kind === 'address') return spec.description;
+  if (spec.kind === 'list' || spec.kind === 'address' || spec.kind === 'addresses') return spec.description;
   if (spec.min === undefined && spec.max === undefined) return spec.description;
   const min = spec.min === undefined ? '' : formatValue(spec, spec.min);
   const max = spec.max === undefined ? '' : formatValue(spec, spec.max);

@@ -2,6 +2,8 @@
 export {
   type CommonConfig,
   type MasterConfig,
+  type MasterCoreConfig,
+  type HaConfig,
   type WorkerConfig,
   type StandaloneConfig,
   type SlotStrategy,

@@ -4,6 +4,7 @@
  * numbers. A type and its schema must agree key for key (see OptionTable).
  */
 import type { Address, ConfigSchema, CrossCheck, OptionTable } from './schema.js';
+import { CLUSTER_NAME_RE } from '../ha/leadership.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/index.js';
 
 const KIB = 1024;
@@ -27,7 +28,8 @@ export interface CommonConfig {
   readonly logFormat: LogFormat;
 }
 
-export interface MasterConfig extends CommonConfig {
+/** What a master does, wherever it runs (alone, in standalone, or elected). */
+export interface MasterCoreConfig extends CommonConfig {
   /** Milliseconds without a heartbeat before a worker counts as lost. */
   readonly workerTimeout: number;
   /** Milliseconds without a heartbeat before an application expires. */
@@ -36,8 +38,22 @@ export interface MasterConfig extends CommonConfig {
   readonly replicate: boolean;
 }
 
+/** High availability: masters elected through etcd. */
+export interface HaConfig {
+  /** etcd endpoints; empty = the master runs alone. */
+  readonly etcd: readonly string[];
+  /** Milliseconds, whole seconds. */
+  readonly leaseTtl: number;
+  readonly clusterName: string;
+  /** Milliseconds. */
+  readonly leaderGrace: number;
+}
+
+export interface MasterConfig extends MasterCoreConfig, HaConfig {}
+
 export interface WorkerConfig extends CommonConfig {
-  readonly master: Address;
+  /** One master, or every master of a cluster with high availability. */
+  readonly master: readonly Address[];
   readonly dataDirs: readonly string[];
   /** Bytes buffered in memory above which push sockets are paused. */
   readonly memoryLimit: number;
@@ -56,7 +72,7 @@ export interface WorkerConfig extends CommonConfig {
   readonly essMaxChunksBeingTransferred: number;
 }
 
-export interface StandaloneConfig extends MasterConfig, Omit<WorkerConfig, 'master'> {
+export interface StandaloneConfig extends MasterCoreConfig, Omit<WorkerConfig, 'master'> {
   readonly workers: number;
   /** '' = a new temporary directory. */
   readonly dataDir: string;
@@ -84,7 +100,7 @@ const common: OptionTable<CommonConfig> = {
   logFormat: { kind: 'enum', values: LOG_FORMATS, default: 'text', description: 'Log lines as plain text or as one JSON object per line.' },
 };
 
-const masterOnly: Omit<OptionTable<MasterConfig>, keyof CommonConfig> = {
+const masterOnly: Omit<OptionTable<MasterCoreConfig>, keyof CommonConfig> = {
   workerTimeout: {
     kind: 'duration',
     default: 30_000,
@@ -107,6 +123,32 @@ const masterOnly: Omit<OptionTable<MasterConfig>, keyof CommonConfig> = {
     kind: 'bool',
     default: true,
     description: 'Place a replica of every partition on another worker when the application asks for one.',
+  },
+};
+
+const masterHa: OptionTable<HaConfig> = {
+  etcd: {
+    kind: 'list',
+    default: [],
+    description: 'etcd endpoints (host:port,...): the master is a candidate in an election and serves only while it leads. Empty: it runs alone.',
+  },
+  leaseTtl: {
+    kind: 'duration',
+    default: 10_000,
+    min: 2000,
+    max: 3_600_000,
+    description: "TTL of the leader's etcd lease, whole seconds: a dead leader is replaced within about this long.",
+  },
+  clusterName: {
+    kind: 'string',
+    default: 'braid',
+    description: 'Names the cluster in etcd: its keys live under /braid/<clusterName>/. Masters of one cluster share it.',
+  },
+  leaderGrace: {
+    kind: 'duration',
+    default: 10_000,
+    min: 0,
+    description: 'A new leader rebuilds its view from heartbeats this long; slot requests wait until it ends.',
   },
 };
 
@@ -185,7 +227,7 @@ const workerStorage: Omit<OptionTable<WorkerConfig>, keyof CommonConfig | 'maste
 
 const workerOptions: OptionTable<WorkerConfig> = {
   ...common,
-  master: { kind: 'address', description: 'Address of the master (required).' },
+  master: { kind: 'addresses', description: 'Address of the master, or of every master (host:port,...) when they are elected through etcd (required).' },
   dataDirs: { kind: 'list', description: 'Directories to store partition files in, one per disk (required).' },
   ...workerStorage,
 };
@@ -207,9 +249,17 @@ const standaloneOptions: OptionTable<StandaloneConfig> = {
   },
 };
 
-function checkMaster(c: MasterConfig, check: CrossCheck<MasterConfig>): void {
+function checkMaster(c: MasterCoreConfig, check: CrossCheck<MasterCoreConfig>): void {
   if (c.heartbeatInterval >= c.workerTimeout) {
     check.fail('heartbeatInterval', `must be shorter than ${check.show('workerTimeout')}`);
+  }
+}
+
+function checkHa(c: MasterConfig, check: CrossCheck<MasterConfig>): void {
+  if (c.leaseTtl % 1000 !== 0) check.fail('leaseTtl', 'must be whole seconds (etcd lease TTLs are)');
+  if (!CLUSTER_NAME_RE.test(c.clusterName)) check.fail('clusterName', 'must be 1 to 64 of A-Z a-z 0-9 . _ -');
+  if (c.etcd.length > 0 && c.leaderGrace < c.heartbeatInterval) {
+    check.fail('leaderGrace', `must be at least ${check.show('heartbeatInterval')}, or workers may not have heartbeated when it ends`);
   }
 }
 
@@ -229,8 +279,11 @@ function checkStorage(c: StorageConfig, check: CrossCheck<StorageConfig>): void 
 
 export const masterSchema: ConfigSchema<MasterConfig> = {
   role: 'master',
-  options: { ...common, ...masterOnly },
-  validate: checkMaster,
+  options: { ...common, ...masterOnly, ...masterHa },
+  validate(c, check) {
+    checkMaster(c, check);
+    checkHa(c, check);
+  },
 };
 
 export const workerSchema: ConfigSchema<WorkerConfig> = {

@@ -9,7 +9,7 @@ import { formatDuration, formatSize, parseDuration, parseSize } from './units.js
 
 export type { Address };
 
-export type OptionKind = 'int' | 'number' | 'size' | 'duration' | 'bool' | 'string' | 'list' | 'address' | 'enum';
+export type OptionKind = 'int' | 'number' | 'size' | 'duration' | 'bool' | 'string' | 'list' | 'address' | 'addresses' | 'enum';
 
 interface SpecBase {
   /** One line for `--help`. */
@@ -53,7 +53,13 @@ export interface AddressSpec extends SpecBase {
   readonly default?: Address;
 }
 
-export type OptionSpec = NumericSpec | BoolSpec | StringSpec | EnumSpec | ListSpec | AddressSpec;
+/** One or more `host:port`, comma separated (a JSON array in a file). Without a default it must be given. */
+export interface AddressesSpec extends SpecBase {
+  readonly kind: 'addresses';
+  readonly default?: readonly Address[];
+}
+
+export type OptionSpec = NumericSpec | BoolSpec | StringSpec | EnumSpec | ListSpec | AddressSpec | AddressesSpec;
 
 /** The spec an option of TS type T must have; enums are string unions. */
 export type SpecFor<T> = [T] extends [number]
@@ -62,7 +68,9 @@ export type SpecFor<T> = [T] extends [number]
     ? BoolSpec
     : [T] extends [readonly string[]]
       ? ListSpec
-      : [T] extends [Address]
+      : [T] extends [readonly Address[]]
+        ? AddressesSpec
+        : [T] extends [Address]
         ? AddressSpec
         : [T] extends [string]
           ? string extends T
@@ -110,6 +118,8 @@ export function placeholder(spec: OptionSpec): string {
       return '<a,b,...>';
     case 'address':
       return '<host:port>';
+    case 'addresses':
+      return '<host:port,...>';
     case 'enum':
       return `<${spec.values.join('|')}>`;
   }
@@ -120,7 +130,7 @@ export function formatValue(spec: OptionSpec, value: unknown): string {
   if (spec.kind === 'size' && typeof value === 'number') return formatSize(value);
   if (spec.kind === 'duration' && typeof value === 'number') return formatDuration(value);
   if (spec.kind === 'string' && spec.secret === true && value !== '') return '<hidden>';
-  if (Array.isArray(value)) return value.join(',');
+  if (Array.isArray(value)) return value.map((v: unknown) => (isAddress(v) ? formatAddress(v) : String(v))).join(',');
   if (isAddress(value)) return formatAddress(value);
   if (typeof value === 'string') return JSON.stringify(value);
   return String(value);
@@ -224,6 +234,15 @@ function coerceList(spec: ListSpec, raw: unknown): Coerced {
   return { ok: false, problem: `expected a comma separated list of non-empty strings, got ${shown(spec, raw)}` };
 }
 
+function coerceAddresses(spec: AddressesSpec, raw: unknown): Coerced {
+  const items = typeof raw === 'string' ? raw.split(',').filter((s) => s.trim() !== '') : Array.isArray(raw) ? raw : [raw];
+  const out = items.map(parseAddress);
+  if (out.length === 0 || out.some((a) => a === undefined)) {
+    return { ok: false, problem: `expected host:port (or several, comma separated) with ports in 1..${PORT_MAX}, got ${shown(spec, raw)}` };
+  }
+  return { ok: true, value: Object.freeze(out.map((a) => Object.freeze(a!))) };
+}
+
 /**
  * Turns one raw value into the option's typed value. Text comes from flags
  * and env; JSON values and caller defaults may already be typed.
@@ -256,6 +275,8 @@ export function coerce(spec: OptionSpec, raw: unknown): Coerced {
         ? { ok: false, problem: `expected host:port with a port in 1..${PORT_MAX}, got ${shown(spec, raw)}` }
         : { ok: true, value: Object.freeze(a) };
     }
+    case 'addresses':
+      return coerceAddresses(spec, raw);
   }
 }
 

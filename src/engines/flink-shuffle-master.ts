@@ -13,8 +13,9 @@
  * `ShuffleMasterContext.onFatalError`.
  */
 import { LifecycleManager } from '../client/lifecycle/index.js';
-import { GetStatus, Role, addressKey, asBraidError, parseAddress, type Address, type PartitionLocation } from '../protocol/index.js';
-import { connect, type Connection } from '../transport/index.js';
+import { parseMasters, type MasterAddresses } from '../ha/master-addresses.js';
+import { MasterClient } from '../ha/master-client.js';
+import { GetStatus, Role, addressKey, asBraidError, type Address, type PartitionLocation } from '../protocol/index.js';
 
 /** What the cluster gives the shuffle master. */
 export interface ShuffleMasterContext {
@@ -57,7 +58,8 @@ export interface BraidShuffleDescriptor extends ResultPartitionId {
 }
 
 export interface BraidShuffleMasterOptions {
-  master: Address | string;
+  /** The Braid master, or every master of a cluster with high availability (the leader is followed). */
+  master: MasterAddresses;
   /** How often worker liveness is read from the Braid master. */
   pollIntervalMs?: number;
   /** The Braid master unreachable for this long is fatal. */
@@ -81,8 +83,8 @@ interface JobState {
 
 export class BraidShuffleMaster {
   private readonly jobs = new Map<string, JobState>();
-  private readonly master: Address;
-  private admin: Connection | undefined;
+  private readonly masters: Address[];
+  private readonly admin: MasterClient;
   private timer: NodeJS.Timeout | undefined;
   private lostWorkers = new Set<string>();
   private lastContact = Date.now();
@@ -92,7 +94,9 @@ export class BraidShuffleMaster {
     private readonly context: ShuffleMasterContext,
     private readonly options: BraidShuffleMasterOptions,
   ) {
-    this.master = typeof options.master === 'string' ? parseAddress(options.master) : options.master;
+    this.masters = parseMasters(options.master);
+    // One poll looks for the leader for at most one poll interval; the fatal timeout spans many.
+    this.admin = new MasterClient({ masters: this.masters, connect: { role: Role.Admin, token: options.authToken ?? '' }, failoverTimeoutMs: options.pollIntervalMs ?? 1000 });
   }
 
   /** Connects to the Braid master and starts watching worker liveness. */
@@ -105,14 +109,14 @@ export class BraidShuffleMaster {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     for (const jobId of [...this.jobs.keys()]) await this.unregisterJob(jobId);
-    this.admin?.close();
+    await this.admin.close();
   }
 
   async registerJob(context: JobShuffleContext): Promise<void> {
     if (this.jobs.has(context.jobId)) return;
     const lm = await LifecycleManager.start({
       appId: context.jobId,
-      master: this.master,
+      master: this.masters,
       authToken: this.options.authToken ?? '',
       replicate: this.options.replicate ?? true,
     });
@@ -164,8 +168,7 @@ export class BraidShuffleMaster {
     if (this.polling) return;
     this.polling = true;
     try {
-      this.admin ??= await connect(this.master, { role: Role.Admin, token: this.options.authToken ?? '' });
-      const res = await this.admin.call(GetStatus, {}, 5000);
+      const res = await this.admin.call(GetStatus, {}, { timeoutMs: 5000 });
       this.lastContact = Date.now();
       const status = JSON.parse(res.json.toString('utf8')) as { workers: { address: string; lost: boolean }[] };
       const lost = new Set(status.workers.filter((w) => w.lost).map((w) => w.address));
@@ -173,8 +176,6 @@ export class BraidShuffleMaster {
       this.lostWorkers = lost;
       if (newlyLost.length > 0) this.onWorkersLost(new Set(newlyLost));
     } catch (err) {
-      this.admin?.close();
-      this.admin = undefined;
       if (Date.now() - this.lastContact > (this.options.masterFailureTimeoutMs ?? 60_000)) {
         this.context.onFatalError(asBraidError(err));
       }

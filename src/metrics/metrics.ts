@@ -5,13 +5,15 @@
  * process series keep their standard names (process_*, nodejs_*) so stock
  * dashboards work, and are collected once per process (see process.ts).
  */
-import { Histogram, Registry } from 'prom-client';
+import { Gauge, Histogram, Registry } from 'prom-client';
 import { processMetricsInto } from './process.js';
 import { counter, gauge, labeledCounter, type CounterSeries, type GaugeSeries, type LabeledCounterSeries } from './series.js';
 
 export type MetricsRole = 'master' | 'worker' | 'standalone' | 'client' | 'lifecycle';
 
 export type PushType = 'data' | 'merged';
+export const MASTER_ROLE_NAMES = ['alone', 'leader', 'standby', 'candidate'] as const;
+export type MasterRoleName = (typeof MASTER_ROLE_NAMES)[number];
 export type SplitKind = 'soft' | 'hard';
 
 export interface HistogramSeries {
@@ -61,6 +63,19 @@ export interface Metrics {
   readonly applicationsActive: GaugeSeries;
   readonly shufflesActive: GaugeSeries;
   readonly streamsOpen: GaugeSeries;
+
+  /** braid_master_leader: 1 while this master leads (or runs alone), else 0. */
+  readonly masterLeader: GaugeSeries;
+  /** braid_master_role{role}: 1 for this master's role (alone, leader, standby, candidate), 0 for the others. */
+  readonly masterRole: { set(role: MasterRoleName): void };
+  /** braid_master_term: the election term of the leader this master knows (0 alone or unknown). */
+  readonly masterTerm: GaugeSeries;
+  /** braid_master_elections_total: times this master was elected leader. */
+  readonly masterElections: CounterSeries;
+  /** braid_master_step_downs_total: times it stopped leading. */
+  readonly masterStepDowns: CounterSeries;
+  /** braid_master_failovers_total: times it saw leadership pass from one master to another. */
+  readonly masterFailovers: CounterSeries;
 
   /**
    * Runs `hook` before every scrape, so an owner can set its gauges from its
@@ -114,6 +129,13 @@ export function createMetrics(role: MetricsRole, options: MetricsOptions = {}): 
     registers,
   });
 
+  const masterRole = new Gauge<'role'>({
+    name: `${PREFIX}master_role`,
+    help: "This master's role: 1 for the current one (alone, leader, standby, candidate).",
+    labelNames: ['role'],
+    registers,
+  });
+
   const hooks = new Set<() => void | Promise<void>>();
   const prepareScrape = async (): Promise<void> => {
     for (const hook of hooks) await hook();
@@ -157,6 +179,16 @@ export function createMetrics(role: MetricsRole, options: MetricsOptions = {}): 
     applicationsActive: gauge(def('applications_active', 'Applications with live heartbeats.')),
     shufflesActive: gauge(def('shuffles_active', 'Shuffles registered and not yet removed.')),
     streamsOpen: gauge(def('streams_open', 'Read streams currently open.')),
+    masterLeader: gauge(def('master_leader', '1 while this master leads (or runs alone), else 0.')),
+    masterRole: {
+      set(current) {
+        for (const r of MASTER_ROLE_NAMES) masterRole.set({ role: r }, r === current ? 1 : 0);
+      },
+    },
+    masterTerm: gauge(def('master_term', 'Election term of the leader this master knows; 0 when alone or unknown.')),
+    masterElections: counter(def('master_elections_total', 'Times this master was elected leader.')),
+    masterStepDowns: counter(def('master_step_downs_total', 'Times this master stopped leading.')),
+    masterFailovers: counter(def('master_failovers_total', 'Times this master saw leadership pass from one master to another.')),
     onScrape(hook) {
       hooks.add(hook);
       return () => hooks.delete(hook);

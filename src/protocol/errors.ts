@@ -32,6 +32,10 @@ export const ErrorCodes = {
   RESERVE_FAILED: 'BRAID_ERR_RESERVE_FAILED',
   SLOTS_UNAVAILABLE: 'BRAID_ERR_SLOTS_UNAVAILABLE',
   SERVER_BUSY: 'BRAID_ERR_SERVER_BUSY',
+  // master high availability
+  NOT_LEADER: 'BRAID_ERR_NOT_LEADER',
+  NO_LEADER: 'BRAID_ERR_NO_LEADER',
+  MASTER_UNAVAILABLE: 'BRAID_ERR_MASTER_UNAVAILABLE',
   // data path
   REPLICA_FAILED: 'BRAID_ERR_REPLICA_FAILED',
   REPLICA_DEAD: 'BRAID_ERR_REPLICA_DEAD',
@@ -68,6 +72,8 @@ const RETRIABLE_BY_DEFAULT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCodes.SLOTS_UNAVAILABLE,
   ErrorCodes.RESERVE_FAILED,
   ErrorCodes.READ_FAILED,
+  ErrorCodes.NOT_LEADER,
+  ErrorCodes.NO_LEADER,
 ]);
 
 export interface BraidErrorOptions {

@@ -1,5 +1,5 @@
 import { createMetrics, startHttpServer, type HttpServerHandle, type Metrics } from '../metrics/index.js';
-import type { MasterConfig, StandaloneConfig, WorkerConfig } from '../config/index.js';
+import type { MasterConfig, MasterCoreConfig, StandaloneConfig, WorkerConfig } from '../config/index.js';
 import { addressKey } from '../protocol/index.js';
 import { startMaster, type MasterHandle } from './master/index.js';
 import { startStandalone } from './standalone.js';
@@ -11,7 +11,7 @@ export interface RunningRole {
   close(): Promise<void>;
 }
 
-function masterOptions(c: MasterConfig) {
+function masterOptions(c: MasterCoreConfig) {
   return {
     port: c.port,
     workerTimeoutMs: c.workerTimeout,
@@ -42,10 +42,19 @@ function workerOptions(c: Omit<WorkerConfig, 'master'>) {
   };
 }
 
-/** Gauges of a master, read from its status when scraped. */
+/** Gauges of a master, read from its status when scraped; HA counters advance by what changed since the last scrape. */
 function watchMaster(m: Metrics, master: MasterHandle): void {
+  const seen = { elections: 0, stepDowns: 0, failovers: 0 };
   m.onScrape(() => {
     const s = master.status();
+    const ha = s.ha;
+    m.masterLeader.set(ha.role === 'leader' || ha.role === 'alone' ? 1 : 0);
+    m.masterRole.set(ha.role);
+    m.masterTerm.set(ha.term);
+    m.masterElections.inc(ha.elections - seen.elections);
+    m.masterStepDowns.inc(ha.stepDowns - seen.stepDowns);
+    m.masterFailovers.inc(ha.failovers - seen.failovers);
+    Object.assign(seen, { elections: ha.elections, stepDowns: ha.stepDowns, failovers: ha.failovers });
     m.workersRegistered.set(s.workers.filter((w) => !w.lost).length);
     m.workersLost.set(s.workers.filter((w) => w.lost).length);
     m.applicationsActive.set(s.applications.length);
@@ -85,7 +94,8 @@ function withHttp(ready: Record<string, string | string[]>, h: HttpServerHandle 
 
 export async function runMaster(c: MasterConfig): Promise<RunningRole> {
   const metrics = createMetrics('master');
-  const master = await startMaster({ ...masterOptions(c), host: c.host }, { observeRpc: (method, s) => observeRpc(metrics, method, s) });
+  const ha = { etcd: c.etcd, leaseTtlMs: c.leaseTtl, clusterName: c.clusterName, leaderGraceMs: c.leaderGrace };
+  const master = await startMaster({ ...masterOptions(c), ...ha, host: c.host }, { observeRpc: (method, s) => observeRpc(metrics, method, s) });
   watchMaster(metrics, master);
   const h = await http(c.host, c.httpPort, [metrics], () => master.status(), () => master.close());
   return {

@@ -54,6 +54,10 @@ describe('defaults', () => {
       appTimeout: 60_000,
       slotStrategy: 'roundrobin',
       replicate: true,
+      etcd: [],
+      leaseTtl: 10_000,
+      clusterName: 'braid',
+      leaderGrace: 10_000,
     });
   });
 
@@ -66,7 +70,7 @@ describe('defaults', () => {
       authToken: '',
       logLevel: 'info',
       logFormat: 'text',
-      master: { host: 'master.local', port: 9000 },
+      master: [{ host: 'master.local', port: 9000 }],
       dataDirs: ['/d1'],
       memoryLimit: G,
       lowWatermark: 0.75,
@@ -151,10 +155,29 @@ describe('flag forms', () => {
       argv: ['--master=[::1]:7000', '--data-dirs', ' /a, /b ,,/c', '--http-port', '-1', '--heartbeat-interval=250'],
       env: {},
     });
-    expect(c.master).toEqual({ host: '::1', port: 7000 });
+    expect(c.master).toEqual([{ host: '::1', port: 7000 }]);
     expect(c.dataDirs).toEqual(['/a', '/b', '/c']);
     expect(c.httpPort).toBe(-1);
     expect(c.heartbeatInterval).toBe(250);
+  });
+
+  test('several masters, for a worker of a cluster with elected masters', () => {
+    const c = resolveConfig('worker', { argv: ['--master', 'm1:7000, [::1]:7001,m3:7002'], env: { BRAID_DATA_DIRS: '/d' } });
+    expect(c.master).toEqual([
+      { host: 'm1', port: 7000 },
+      { host: '::1', port: 7001 },
+      { host: 'm3', port: 7002 },
+    ]);
+    const file = configFile({ master: ['m1:1', 'm2:2'], dataDirs: ['/d'] });
+    expect(resolveConfig('worker', { argv: ['--config', file], env: {} }).master).toEqual([
+      { host: 'm1', port: 1 },
+      { host: 'm2', port: 2 },
+    ]);
+  });
+
+  test('a master with etcd', () => {
+    const c = resolveConfig('master', { argv: ['--etcd', '10.0.0.1:2379,10.0.0.2:2379', '--lease-ttl', '3s', '--cluster-name', 'prod-1', '--leader-grace', '6s'], env: {} });
+    expect(c).toMatchObject({ etcd: ['10.0.0.1:2379', '10.0.0.2:2379'], leaseTtl: 3000, clusterName: 'prod-1', leaderGrace: 6000 });
   });
 
   test.each<[string[], Record<string, string>, boolean]>([
@@ -175,7 +198,7 @@ describe('flag forms', () => {
   test('JSON file values may be typed or text', () => {
     const file = configFile({ dataDirs: ['/x', '/y'], master: 'm:1', memoryLimit: 1048576, heartbeatInterval: 100, lowWatermark: 0.5 });
     const c = resolveConfig('worker', { argv: ['--config', file], env: {} });
-    expect(c).toMatchObject({ dataDirs: ['/x', '/y'], master: { host: 'm', port: 1 }, memoryLimit: M, heartbeatInterval: 100, lowWatermark: 0.5 });
+    expect(c).toMatchObject({ dataDirs: ['/x', '/y'], master: [{ host: 'm', port: 1 }], memoryLimit: M, heartbeatInterval: 100, lowWatermark: 0.5 });
   });
 });
 
@@ -231,13 +254,43 @@ describe('validation messages name the option and the source', () => {
       'address',
       'worker',
       { env: { BRAID_DATA_DIRS: '/d', BRAID_MASTER: 'nohost' } },
-      'option "master" (from env BRAID_MASTER): expected host:port with a port in 1..65535, got "nohost"',
+      'option "master" (from env BRAID_MASTER): expected host:port (or several, comma separated) with ports in 1..65535, got "nohost"',
     ],
     [
       'address port',
       'worker',
       { env: { BRAID_DATA_DIRS: '/d' }, argv: ['--master', 'h:0'] },
-      'option "master" (from flag --master): expected host:port with a port in 1..65535, got "h:0"',
+      'option "master" (from flag --master): expected host:port (or several, comma separated) with ports in 1..65535, got "h:0"',
+    ],
+    [
+      'one bad address of several',
+      'worker',
+      { env: { BRAID_DATA_DIRS: '/d' }, argv: ['--master', 'h:1,h2'] },
+      'option "master" (from flag --master): expected host:port (or several, comma separated) with ports in 1..65535, got "h:1,h2"',
+    ],
+    [
+      'lease TTL in whole seconds',
+      'master',
+      { argv: ['--lease-ttl', '2500ms'] },
+      'option "leaseTtl" (from flag --lease-ttl): must be whole seconds (etcd lease TTLs are), got 2500ms',
+    ],
+    [
+      'lease TTL too short',
+      'master',
+      { argv: ['--lease-ttl', '1s'] },
+      'option "leaseTtl" (from flag --lease-ttl): must be at least 2s, got "1s"',
+    ],
+    [
+      'cluster name',
+      'master',
+      { env: { BRAID_CLUSTER_NAME: 'a/b' } },
+      'option "clusterName" (from env BRAID_CLUSTER_NAME): must be 1 to 64 of A-Z a-z 0-9 . _ -, got "a/b"',
+    ],
+    [
+      'leader grace shorter than the heartbeat',
+      'master',
+      { argv: ['--etcd', 'e:2379', '--leader-grace', '1s', '--heartbeat-interval', '2s'] },
+      'option "leaderGrace" (from flag --leader-grace): must be at least heartbeatInterval (2s, from flag --heartbeat-interval), or workers may not have heartbeated when it ends, got 1s',
     ],
     [
       'empty required list',

@@ -22,7 +22,7 @@ describe('LifecycleManager options', () => {
 
   it('applies the defaults', () => {
     const r = resolveLifecycleOptions(base);
-    expect(r).toMatchObject({ ...LIFECYCLE_DEFAULTS, appId: 'app-1', master: { host: '127.0.0.1', port: 1 } });
+    expect(r).toMatchObject({ ...LIFECYCLE_DEFAULTS, appId: 'app-1', masters: [{ host: '127.0.0.1', port: 1 }] });
     expect(r).toMatchObject({
       host: '127.0.0.1',
       port: 0,
@@ -38,7 +38,16 @@ describe('LifecycleManager options', () => {
   });
 
   it('accepts the master as an address object', () => {
-    expect(resolveLifecycleOptions({ ...base, master: { host: 'm', port: 1 } }).master).toEqual({ host: 'm', port: 1 });
+    expect(resolveLifecycleOptions({ ...base, master: { host: 'm', port: 1 } }).masters).toEqual([{ host: 'm', port: 1 }]);
+  });
+
+  it('accepts several masters, as a list or comma separated', () => {
+    const both = [
+      { host: 'm1', port: 1 },
+      { host: 'm2', port: 2 },
+    ];
+    expect(resolveLifecycleOptions({ ...base, master: 'm1:1, m2:2' }).masters).toEqual(both);
+    expect(resolveLifecycleOptions({ ...base, master: ['m1:1', { host: 'm2', port: 2 }] }).masters).toEqual(both);
   });
 
   const bad: [string, Record<string, unknown>][] = [
@@ -49,6 +58,9 @@ describe('LifecycleManager options', () => {
     ['master', { master: 'host:0' }],
     ['master', { master: { host: 'h', port: 70000 } }],
     ['master', { master: undefined }],
+    ['master', { master: [] }],
+    ['master', { master: 'm1:1,nope' }],
+    ['masterFailoverTimeoutMs', { masterFailoverTimeoutMs: -1 }],
     ['host', { host: '' }],
     ['port', { port: -1 }],
     ['port', { port: 65536 }],

@@ -61,6 +61,8 @@ export function disk(freeBytes = 1e12, healthy = true, path = '/data/0'): DiskIn
 export class FakeWorker {
   readonly address: Address;
   activeShuffleKeys: string[] = [];
+  /** Files held per shuffle key, reported with the heartbeat (0 when absent). */
+  slots = new Map<string, number>();
   disks: DiskInfo[] = [disk()];
   shuttingDown = false;
 
@@ -85,6 +87,7 @@ export class FakeWorker {
       disks: this.disks,
       activeShuffleKeys: this.activeShuffleKeys,
       shuttingDown: this.shuttingDown,
+      shuffleSlots: this.activeShuffleKeys.map((k) => this.slots.get(k) ?? 0),
     });
   }
 }

@@ -19,6 +19,8 @@ import {
   GetReducerFileGroup,
   GetStatus,
   MapperEnd,
+  MasterInfo,
+  MasterRole,
   MessageType,
   Mode,
   OpenBlocks,
@@ -239,8 +241,8 @@ export const CONTROL_SAMPLES: readonly ControlSample[] = [
   control(
     WorkerHeartbeat,
     [
-      { address: worker1, disks, activeShuffleKeys: ['app-1-0', 'app-1-3', 'приложение-7'], shuttingDown: false },
-      { address: worker2, disks: [], activeShuffleKeys: [], shuttingDown: true },
+      { address: worker1, disks, activeShuffleKeys: ['app-1-0', 'app-1-3', 'приложение-7'], shuttingDown: false, shuffleSlots: [16, 0, 0xffff_ffff] },
+      { address: worker2, disks: [], activeShuffleKeys: [], shuttingDown: true, shuffleSlots: [] },
     ],
     [
       { registered: true, expiredShuffleKeys: [] },
@@ -413,6 +415,14 @@ export const CONTROL_SAMPLES: readonly ControlSample[] = [
     GetStatus,
     [{}],
     [{ json: Buffer.from(JSON.stringify({ workers: [worker1, worker3], applications: ['app-Ω'] }), 'utf8') }, { json: Buffer.alloc(0) }],
+  ),
+  control(
+    MasterInfo,
+    [{}],
+    [
+      { role: MasterRole.Leader, leader: '10.0.0.1:9097', term: 4711 },
+      { role: MasterRole.Candidate, leader: '', term: 0 },
+    ],
   ),
   control(
     RegisterExecutor,

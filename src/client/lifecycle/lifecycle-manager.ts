@@ -16,6 +16,8 @@ import {
   type PartitionLocation,
   type PartitionSum,
 } from '../../protocol/index.js';
+import { MasterClient } from '../../ha/master-client.js';
+import { componentLogger } from '../../log/index.js';
 import { ConnectionPool, TransportServer, tokenAuthenticator } from '../../transport/index.js';
 import { Committer } from './committer.js';
 import { FetchFailureTracker, type FetchFailureAnswer, type FetchFailureReport } from './fetch-failure-tracker.js';
@@ -64,6 +66,8 @@ export class LifecycleManager {
   readonly appId: string;
   private readonly shuffles = new Map<number, ShuffleState>();
   private readonly pool: ConnectionPool;
+  /** The master (the leader among them, with high availability). */
+  private readonly master: MasterClient;
   private readonly reserver: SlotReserver;
   private readonly reviver: Reviver;
   private readonly committer: Committer;
@@ -75,13 +79,15 @@ export class LifecycleManager {
 
   private constructor(private readonly options: ResolvedLifecycleManagerOptions) {
     this.appId = options.appId;
-    this.pool = new ConnectionPool({
-      role: Role.LifecycleManager,
-      appId: options.appId,
-      token: options.authToken,
-      connection: { requestTimeoutMs: options.rpcTimeoutMs },
+    const identity = { role: Role.LifecycleManager, appId: options.appId, token: options.authToken, connection: { requestTimeoutMs: options.rpcTimeoutMs } };
+    this.pool = new ConnectionPool(identity);
+    this.master = new MasterClient({
+      masters: options.masters,
+      connect: identity,
+      failoverTimeoutMs: options.masterFailoverTimeoutMs,
+      log: componentLogger('lifecycle', { app: options.appId }),
     });
-    this.reserver = new SlotReserver(this.pool, options);
+    this.reserver = new SlotReserver(this.master, this.pool, options);
     this.reviver = new Reviver(this.reserver, options.reviveBatchWindowMs);
     this.committer = new Committer(this.pool, options);
     this.failures = new FetchFailureTracker(options.appId, options.maxFetchFailures);
@@ -261,18 +267,20 @@ export class LifecycleManager {
     const state = this.shuffles.get(shuffleId);
     this.shuffles.delete(shuffleId);
     this.failures.forget(shuffleId);
-    const targets: Address[] = [this.options.master];
+    const workers: Address[] = [];
     if (state !== undefined) {
       state.removed = true;
       state.outputs.result.reject(unknownShuffle(shuffleId));
-      for (const { address } of state.filesByWorker().values()) targets.push(address);
+      for (const { address } of state.filesByWorker().values()) workers.push(address);
     }
-    await Promise.allSettled(
-      targets.map(async (address) => {
+    const request = { appId: this.appId, shuffleId };
+    await Promise.allSettled([
+      this.master.call(UnregisterShuffle, request, { timeoutMs: this.options.rpcTimeoutMs }),
+      ...workers.map(async (address) => {
         const conn = await this.pool.get(address);
-        await conn.call(UnregisterShuffle, { appId: this.appId, shuffleId }, this.options.rpcTimeoutMs);
+        await conn.call(UnregisterShuffle, request, this.options.rpcTimeoutMs);
       }),
-    );
+    ]);
   }
 
   /**
@@ -312,6 +320,7 @@ export class LifecycleManager {
     const err = new BraidError(ErrorCodes.SHUTTING_DOWN, 'lifecycle manager is closed');
     for (const state of this.shuffles.values()) state.outputs.result.reject(err);
     await this.server?.close();
+    await this.master.close();
     await this.pool.close();
   }
 
@@ -319,8 +328,7 @@ export class LifecycleManager {
     if (this.heartbeatInFlight || this.closed) return;
     this.heartbeatInFlight = true;
     try {
-      const master = await this.pool.get(this.options.master);
-      await master.call(ApplicationHeartbeat, { appId: this.appId, shuffleIds: this.shuffleIds() }, this.options.rpcTimeoutMs);
+      await this.master.call(ApplicationHeartbeat, { appId: this.appId, shuffleIds: this.shuffleIds() }, { timeoutMs: this.options.rpcTimeoutMs });
     } catch (err) {
       trace('application heartbeat to the master failed: %s', asBraidError(err).message);
     } finally {

@@ -1,10 +1,14 @@
-import { BraidError, ErrorCodes, parseAddress, type Address } from '../../protocol/index.js';
+import { parseMasters, type MasterAddresses } from '../../ha/master-addresses.js';
+import { BraidError, ErrorCodes, type Address } from '../../protocol/index.js';
 
 export interface LifecycleManagerOptions {
   /** The application this manager serves; every client connection must declare it in its handshake. */
   appId: string;
-  /** The master, as an address or 'host:port'. */
-  master: Address | string;
+  /**
+   * The master, as an address or 'host:port'; with high availability every
+   * master ('h1:p1,h2:p2' or a list): the manager follows the leader.
+   */
+  master: MasterAddresses;
   /** Interface to listen on. Default '127.0.0.1'. */
   host?: string;
   /** Port to listen on; 0 picks a free one. Default 0. */
@@ -29,11 +33,19 @@ export interface LifecycleManagerOptions {
   reviveBatchWindowMs?: number;
   /** Timeout of each call to the master or a worker. Default 60000. */
   rpcTimeoutMs?: number;
+  /**
+   * How long a call to the master looks for a leader (during a failover, or
+   * while etcd is unreachable) before it fails with
+   * BRAID_ERR_MASTER_UNAVAILABLE. Default 30000: longer than a lease TTL plus
+   * a new leader's grace period at their defaults, shorter than a client's
+   * wait for this manager's answer.
+   */
+  masterFailoverTimeoutMs?: number;
 }
 
 export interface ResolvedLifecycleManagerOptions {
   appId: string;
-  master: Address;
+  masters: Address[];
   host: string;
   port: number;
   replicate: boolean;
@@ -46,6 +58,7 @@ export interface ResolvedLifecycleManagerOptions {
   onUnregisterAllMapOutput: ((shuffleId: number) => void) | undefined;
   reviveBatchWindowMs: number;
   rpcTimeoutMs: number;
+  masterFailoverTimeoutMs: number;
 }
 
 export const LIFECYCLE_DEFAULTS = {
@@ -60,6 +73,7 @@ export const LIFECYCLE_DEFAULTS = {
   authToken: '',
   reviveBatchWindowMs: 5,
   rpcTimeoutMs: 60_000,
+  masterFailoverTimeoutMs: 30_000,
 } as const;
 
 /** Node timers fire at once for delays above 2^31-1 ms. */
@@ -95,21 +109,12 @@ function string(name: string, value: unknown, nonEmpty: boolean): string {
   return value;
 }
 
-function masterAddress(value: unknown): Address {
-  if (typeof value === 'string') {
-    try {
-      return parseAddress(value);
-    } catch {
-      throw configError('master', "must be an address or 'host:port'", value);
-    }
+function masterAddresses(value: unknown): Address[] {
+  try {
+    return parseMasters(value as MasterAddresses);
+  } catch {
+    throw configError('master', "must be an address, 'host:port', or a list of them", value);
   }
-  if (typeof value === 'object' && value !== null) {
-    const { host, port } = value as { host?: unknown; port?: unknown };
-    if (typeof host === 'string' && host.length > 0 && typeof port === 'number' && Number.isInteger(port) && port > 0 && port <= 65535) {
-      return { host, port };
-    }
-  }
-  throw configError('master', "must be an address or 'host:port'", value);
 }
 
 /** Applies defaults and validates every option; errors are BRAID_ERR_CONFIG naming the option. */
@@ -120,7 +125,7 @@ export function resolveLifecycleOptions(options: LifecycleManagerOptions): Resol
   if (callback !== undefined && typeof callback !== 'function') throw configError('onUnregisterAllMapOutput', 'must be a function', callback);
   return {
     appId: string('appId', options.appId, true),
-    master: masterAddress(options.master),
+    masters: masterAddresses(options.master),
     host: string('host', options.host ?? d.host, true),
     port: integer('port', options.port ?? d.port, 0, 65535),
     replicate: boolean('replicate', options.replicate ?? d.replicate),
@@ -133,5 +138,6 @@ export function resolveLifecycleOptions(options: LifecycleManagerOptions): Resol
     onUnregisterAllMapOutput: callback,
     reviveBatchWindowMs: integer('reviveBatchWindowMs', options.reviveBatchWindowMs ?? d.reviveBatchWindowMs, 0, MAX_TIMER_MS),
     rpcTimeoutMs: integer('rpcTimeoutMs', options.rpcTimeoutMs ?? d.rpcTimeoutMs, 1, MAX_TIMER_MS),
+    masterFailoverTimeoutMs: integer('masterFailoverTimeoutMs', options.masterFailoverTimeoutMs ?? d.masterFailoverTimeoutMs, 0, MAX_TIMER_MS),
   };
 }

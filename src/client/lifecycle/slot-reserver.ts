@@ -11,6 +11,7 @@ import {
   type PartitionLocation,
   type ReservedFile,
 } from '../../protocol/index.js';
+import type { MasterClient } from '../../ha/master-client.js';
 import type { ConnectionPool } from '../../transport/index.js';
 import { groupByWorker, groupFilesByWorker } from './shuffle-state.js';
 
@@ -18,7 +19,6 @@ const trace = debuglog('braid:lifecycle');
 
 export interface SlotReserverConfig {
   appId: string;
-  master: Address;
   replicate: boolean;
   splitThreshold: number;
   reserveRetries: number;
@@ -48,6 +48,7 @@ export interface AllocateOptions {
  */
 export class SlotReserver {
   constructor(
+    private readonly master: MasterClient,
     private readonly pool: ConnectionPool,
     private readonly config: SlotReserverConfig,
   ) {}
@@ -103,8 +104,7 @@ export class SlotReserver {
 
   private async requestSlots(shuffleId: number, targets: readonly SlotTarget[], excluded: Address[]): Promise<PartitionLocation[]> {
     const { appId, replicate, rpcTimeoutMs } = this.config;
-    const master = await this.pool.get(this.config.master);
-    const res = await master.call(RequestSlots, { appId, shuffleId, count: targets.length, replicate, excluded }, rpcTimeoutMs);
+    const res = await this.master.call(RequestSlots, { appId, shuffleId, count: targets.length, replicate, excluded }, { timeoutMs: rpcTimeoutMs });
     if (res.slots.length !== targets.length) {
       throw new BraidError(ErrorCodes.SLOTS_UNAVAILABLE, `master returned ${res.slots.length} slots for ${targets.length} requested`);
     }

@@ -1,9 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { LifecycleManager } from '../../client/lifecycle/index.js';
+import { LifecycleManager, type LifecycleManagerOptions } from '../../client/lifecycle/index.js';
+import type { MasterAddresses } from '../../ha/master-addresses.js';
 import type { ShuffleClientOptions } from '../../client/options.js';
-import { BraidError, ErrorCodes, addressKey, toErrorCode, type Address } from '../../protocol/index.js';
+import { BraidError, ErrorCodes, addressKey, asBraidError, toErrorCode, type Address } from '../../protocol/index.js';
 import { applicationToken } from '../../transport/index.js';
 import type { JobSummary } from '../job.js';
 import { loadJob } from '../registry.js';
@@ -16,7 +17,8 @@ export interface RunJobOptions {
   params: unknown;
   numMaps: number;
   numReduces: number;
-  master: Address;
+  /** The master, or every master of a cluster with high availability. */
+  master: MasterAddresses;
   appId?: string;
   shuffleId?: number;
   /** Task processes (default 2). */
@@ -31,7 +33,18 @@ export interface RunJobOptions {
   /** The cluster secret when authentication is on: the job's LifecycleManager and clients use its application token. */
   authSecret?: string;
   client?: Omit<ShuffleClientOptions, 'appId' | 'lifecycleManager'>;
+  /** More options of the job's LifecycleManager. */
+  lifecycle?: Omit<LifecycleManagerOptions, 'appId' | 'master' | 'authToken' | 'replicate'>;
   onProgress?(phase: Phase, done: number, total: number, bytes: number): void;
+}
+
+/** A task attempt that failed (and was tried again, unless it was the last). */
+export interface TaskFailure {
+  phase: Phase;
+  index: number;
+  attemptId: number;
+  code: string;
+  message: string;
 }
 
 export interface JobResult {
@@ -39,6 +52,8 @@ export interface JobResult {
   seconds: number;
   mapSeconds: number;
   reduceSeconds: number;
+  /** Every task attempt that failed, although the job succeeded. */
+  taskFailures: TaskFailure[];
 }
 
 interface TaskSlot {
@@ -57,7 +72,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const appId = o.appId ?? `app-${process.pid}-${Date.now().toString(36)}`;
   const shuffleId = o.shuffleId ?? 0;
   const authToken = o.authSecret ? applicationToken(o.authSecret, appId) : '';
-  const lm = await LifecycleManager.start({ appId, master: o.master, authToken, ...(o.replicate === undefined ? {} : { replicate: o.replicate }) });
+  const lm = await LifecycleManager.start({ ...o.lifecycle, appId, master: o.master, authToken, ...(o.replicate === undefined ? {} : { replicate: o.replicate }) });
   const slots: TaskSlot[] = [];
   const started = performance.now();
   try {
@@ -93,7 +108,13 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
     const reduces = await Promise.all(Array.from({ length: o.numReduces }, (_, r) => runner.run({ ...base, phase: 'reduce', index: r }, 0, reduceProgress)));
     const seconds = (performance.now() - started) / 1000;
     await lm.unregisterShuffle(shuffleId).catch(() => undefined);
-    return { summary: job.summarize(o.params as never, maps as never[], reduces as never[]), seconds, mapSeconds, reduceSeconds: seconds - mapSeconds };
+    return {
+      summary: job.summarize(o.params as never, maps as never[], reduces as never[]),
+      seconds,
+      mapSeconds,
+      reduceSeconds: seconds - mapSeconds,
+      taskFailures: runner.failures,
+    };
   } finally {
     await Promise.all(slots.map((s) => stopChild(s.child)));
     await lm.close();
@@ -101,6 +122,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
 }
 
 class TaskRunner {
+  readonly failures: TaskFailure[] = [];
   private nextTaskId = 1;
   private readonly waiting: (() => void)[] = [];
   private readonly pending = new Map<number, { slot: TaskSlot; resolve(v: unknown): void; reject(e: Error): void; progress(b: number, done: boolean): void }>();
@@ -126,10 +148,13 @@ class TaskRunner {
     let lastError: unknown;
     // Attempt ids: first tries are 0, 2, 4, ...; speculative duplicates 1, 3, 5, ...
     for (let k = 0; k < this.maxAttempts; k++) {
+      const attemptId = firstAttempt + 2 * k;
       try {
-        return await this.runOnce({ ...task, kind: 'task', taskId: this.nextTaskId++, attemptId: firstAttempt + 2 * k }, progress);
+        return await this.runOnce({ ...task, kind: 'task', taskId: this.nextTaskId++, attemptId }, progress);
       } catch (err) {
         lastError = err;
+        const e = asBraidError(err);
+        this.failures.push({ phase: task.phase, index: task.index, attemptId, code: e.code, message: e.message });
       }
     }
     throw lastError;

@@ -8,6 +8,7 @@ import { GetEssMetrics } from './get-ess-metrics.js';
 import { GetReducerFileGroup } from './get-reducer-file-group.js';
 import { GetStatus } from './get-status.js';
 import { MapperEnd } from './mapper-end.js';
+import { MasterInfo } from './master-info.js';
 import { OpenBlocks } from './open-blocks.js';
 import { RegisterExecutor } from './register-executor.js';
 import { RegisterShuffle } from './register-shuffle.js';
@@ -35,6 +36,7 @@ export const METHODS: readonly RpcMethod<never, never>[] = [
   ApplicationHeartbeat,
   ReportShuffleFetchFailure,
   GetStatus,
+  MasterInfo,
   // external shuffle service mode
   RegisterExecutor,
   OpenBlocks,

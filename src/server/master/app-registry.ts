@@ -118,6 +118,11 @@ export class AppRegistry {
     return out;
   }
 
+  /** Whether the shuffle is registered here and not ended. */
+  isLive(key: string): boolean {
+    return this.shuffles.has(key);
+  }
+
   applications(): IterableIterator<AppEntry> {
     return this.apps.values();
   }

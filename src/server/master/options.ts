@@ -1,3 +1,4 @@
+import { CLUSTER_NAME_RE } from '../../ha/leadership.js';
 import { BraidError, ErrorCodes } from '../../protocol/index.js';
 
 export type SlotStrategyName = 'roundrobin' | 'loadaware';
@@ -24,6 +25,17 @@ export interface MasterOptions {
   replicate?: boolean;
   /** Shared secret every peer must present in its handshake; '' turns authentication off. */
   authToken?: string;
+  /**
+   * etcd endpoints (`host:port` or URLs). Given, the master is a candidate in
+   * an election and serves only while it leads; empty, it runs alone.
+   */
+  etcd?: readonly string[];
+  /** TTL of the leader's etcd lease, whole seconds in milliseconds: a dead leader is replaced about this long after. */
+  leaseTtlMs?: number;
+  /** Names the cluster in etcd: its keys live under `/braid/<clusterName>/`. */
+  clusterName?: string;
+  /** A new leader's grace period: it rebuilds its view from heartbeats, and slot requests wait until it ends. */
+  leaderGraceMs?: number;
   /** Clock in milliseconds; tests may pass their own. */
   now?: () => number;
 }
@@ -39,6 +51,10 @@ export const MASTER_DEFAULTS: ResolvedMasterOptions = {
   slotStrategy: 'roundrobin',
   replicate: true,
   authToken: '',
+  etcd: [],
+  leaseTtlMs: 10_000,
+  clusterName: 'braid',
+  leaderGraceMs: 10_000,
   now: Date.now,
 };
 
@@ -87,6 +103,20 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
   }
   if (typeof o.replicate !== 'boolean') throw configError(`options.replicate must be a boolean, got ${typeof o.replicate}`);
   if (typeof o.authToken !== 'string') throw configError(`options.authToken must be a string, got ${typeof o.authToken}`);
+  if (!Array.isArray(o.etcd) || !o.etcd.every((e) => typeof e === 'string' && e !== '')) {
+    throw configError('options.etcd must be a list of etcd endpoints (host:port or URLs)');
+  }
+  positiveInt('leaseTtlMs', o.leaseTtlMs);
+  if (o.leaseTtlMs % 1000 !== 0 || o.leaseTtlMs < 2000) {
+    // etcd leases have whole-second TTLs, and a leader needs a few keepalives per TTL.
+    throw configError(`options.leaseTtlMs must be whole seconds, at least 2000, got ${o.leaseTtlMs}`);
+  }
+  if (typeof o.clusterName !== 'string' || !CLUSTER_NAME_RE.test(o.clusterName)) {
+    throw configError(`options.clusterName must be 1 to 64 of A-Z a-z 0-9 . _ -, got ${JSON.stringify(o.clusterName)}`);
+  }
+  if (typeof o.leaderGraceMs !== 'number' || !Number.isInteger(o.leaderGraceMs) || o.leaderGraceMs < 0) {
+    throw configError(`options.leaderGraceMs must be an integer >= 0, got ${String(o.leaderGraceMs)}`);
+  }
   if (typeof o.now !== 'function') throw configError(`options.now must be a function, got ${typeof o.now}`);
   return o;
 }

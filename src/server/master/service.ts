@@ -16,7 +16,7 @@ import { AppRegistry } from './app-registry.js';
 import type { ResolvedMasterOptions } from './options.js';
 import { allocateSlots, createStrategy, type Candidate, type SlotStrategy } from './slot-allocator.js';
 import { SlotLedger } from './slot-ledger.js';
-import { buildStatus, type MasterStatus } from './status.js';
+import { buildStatus, type ServiceStatus } from './status.js';
 import { WorkerRegistry, freeBytes } from './worker-registry.js';
 
 const trace = debuglog('braid:master');
@@ -39,7 +39,15 @@ function checkAppId(appId: string, what: string): void {
 /**
  * The master's soft state and its answers to the control RPCs, without I/O:
  * the transport feeds it decoded requests. Everything here can be rebuilt
- * from worker and application heartbeats after a restart.
+ * from worker and application heartbeats after a restart, and a new leader
+ * starts with a fresh one.
+ *
+ * Grace: for `graceMs` after it starts, the service is rebuilding its view.
+ * An unknown worker's heartbeat then registers it (it carries all a
+ * registration does), and the server holds slot requests until the grace
+ * ends (see `graceRemainingMs`), so that slots are spread over every worker
+ * and not only the first to come back. For `appTimeoutMs` after the start,
+ * shuffles of applications it has not heard of are not deleted.
  */
 export class MasterService {
   readonly workers: WorkerRegistry;
@@ -51,6 +59,7 @@ export class MasterService {
   constructor(
     private readonly options: ResolvedMasterOptions,
     private readonly address: Address,
+    private readonly graceMs = 0,
   ) {
     this.startedAt = options.now();
     this.workers = new WorkerRegistry(options.workerTimeoutMs);
@@ -63,6 +72,11 @@ export class MasterService {
     return this.options.now();
   }
 
+  /** Milliseconds left of the grace period (0 once over). */
+  graceRemainingMs(): number {
+    return Math.max(0, this.startedAt + this.graceMs - this.now());
+  }
+
   registerWorker(req: RequestOf<typeof RegisterWorker>): ResponseOf<typeof RegisterWorker> {
     checkAddress(req.address, 'RegisterWorker');
     const w = this.workers.register(req.address, req.disks, this.now());
@@ -72,9 +86,16 @@ export class MasterService {
 
   workerHeartbeat(req: RequestOf<typeof WorkerHeartbeat>): ResponseOf<typeof WorkerHeartbeat> {
     checkAddress(req.address, 'WorkerHeartbeat');
+    if (req.shuffleSlots.length !== req.activeShuffleKeys.length) {
+      throw invalid(`WorkerHeartbeat: ${req.shuffleSlots.length} slot counts for ${req.activeShuffleKeys.length} shuffle keys`);
+    }
     const now = this.now();
-    const w = this.workers.heartbeat(req, now);
+    const w = this.workers.heartbeat(req, now, this.graceRemainingMs() > 0);
     if (w === undefined) return { registered: false, expiredShuffleKeys: [] };
+    // What the worker holds is at least what the ledger should count: a new leader learns the old leader's grants so.
+    req.activeShuffleKeys.forEach((key, i) => {
+      if (this.apps.isLive(key)) this.ledger.atLeast(key, w.key, req.shuffleSlots[i]!);
+    });
     return { registered: true, expiredShuffleKeys: this.apps.expiredAmong(req.activeShuffleKeys, now) };
   }
 
@@ -120,15 +141,15 @@ export class MasterService {
     for (const appId of this.apps.sweep(now, this.workers.reportedKeys(now))) trace('application %s expired', appId);
   }
 
-  status(): MasterStatus {
+  status(): ServiceStatus {
     return buildStatus(
       {
         address: this.address,
-        startedAt: this.startedAt,
         slotStrategy: this.options.slotStrategy,
         workers: this.workers,
         apps: this.apps,
         ledger: this.ledger,
+        graceRemainingMs: this.graceRemainingMs(),
       },
       this.now(),
     );

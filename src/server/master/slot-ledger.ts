@@ -17,6 +17,17 @@ export class SlotLedger {
     this.byWorker.set(workerKey, (this.byWorker.get(workerKey) ?? 0) + n);
   }
 
+  /**
+   * Raises the count of a shuffle's slots on a worker to at least `n`: what
+   * the worker reports holding. A new leader learns this way the slots a
+   * previous leader handed out; slots it granted itself that the worker has
+   * not reserved yet are kept.
+   */
+  atLeast(shuffleKey: string, workerKey: string, n: number): void {
+    const have = this.byShuffle.get(shuffleKey)?.get(workerKey) ?? 0;
+    if (n > have) this.add(shuffleKey, workerKey, n - have);
+  }
+
   release(shuffleKey: string): void {
     const perWorker = this.byShuffle.get(shuffleKey);
     if (perWorker === undefined) return;

@@ -1,3 +1,4 @@
+import type { HaStatus } from '../../ha/leadership.js';
 import { addressKey, type Address, type DiskInfo } from '../../protocol/index.js';
 import type { AppRegistry } from './app-registry.js';
 import type { SlotStrategyName } from './options.js';
@@ -33,12 +34,20 @@ export interface ShuffleStatus {
   slotsByWorker: Record<string, number>;
 }
 
-/** The master's state as served by GetStatus (JSON) and `MasterHandle.status()`. */
+/**
+ * The master's state as served by GetStatus (JSON) and `MasterHandle.status()`.
+ * A master that does not lead has no state of its own: its lists are empty,
+ * and `ha` says who leads.
+ */
 export interface MasterStatus {
   role: 'master';
   /** `host:port` */
   address: string;
   uptimeMs: number;
+  /** Leadership: this master's role, the leader, failovers. */
+  ha: HaStatus;
+  /** While a new leader rebuilds its view from heartbeats (slot requests wait); 0 after. */
+  graceRemainingMs: number;
   slotStrategy: SlotStrategyName;
   workers: WorkerStatus[];
   applications: ApplicationStatus[];
@@ -49,16 +58,19 @@ export interface MasterStatus {
 
 export interface StatusSources {
   address: Address;
-  startedAt: number;
   slotStrategy: SlotStrategyName;
   workers: WorkerRegistry;
   apps: AppRegistry;
   ledger: SlotLedger;
+  graceRemainingMs: number;
 }
+
+/** What the leader's service knows; the server adds `uptimeMs` and `ha`. */
+export type ServiceStatus = Omit<MasterStatus, 'uptimeMs' | 'ha'>;
 
 const byKey = <T>(f: (t: T) => string) => (a: T, b: T): number => (f(a) < f(b) ? -1 : f(a) > f(b) ? 1 : 0);
 
-export function buildStatus(s: StatusSources, now: number): MasterStatus {
+export function buildStatus(s: StatusSources, now: number): ServiceStatus {
   const workers: WorkerStatus[] = [...s.workers.all()]
     .map((w) => ({
       address: w.key,
@@ -85,11 +97,16 @@ export function buildStatus(s: StatusSources, now: number): MasterStatus {
   return {
     role: 'master',
     address: addressKey(s.address),
-    uptimeMs: Math.max(0, now - s.startedAt),
+    graceRemainingMs: s.graceRemainingMs,
     slotStrategy: s.slotStrategy,
     workers,
     applications,
     shuffles,
     expiredShuffleKeys: [...s.apps.expiredKeys()].sort(),
   };
+}
+
+/** The status of a master that does not lead: nothing but who it is and who leads. */
+export function idleStatus(address: Address, slotStrategy: SlotStrategyName): ServiceStatus {
+  return { role: 'master', address: addressKey(address), graceRemainingMs: 0, slotStrategy, workers: [], applications: [], shuffles: [], expiredShuffleKeys: [] };
 }

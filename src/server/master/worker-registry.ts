@@ -63,10 +63,13 @@ export class WorkerRegistry {
   /**
    * Applies a heartbeat. Returns undefined when the worker is unknown or was
    * declared lost: it must register again, so that a worker coming back is
-   * seen to come back, with fresh disks, before it gets slots.
+   * seen to come back, with fresh disks, before it gets slots. With
+   * `adoptUnknown` (a new leader rebuilding its view) an unknown worker's
+   * heartbeat registers it: it carries all a registration does.
    */
-  heartbeat(report: HeartbeatReport, now: number): WorkerEntry | undefined {
-    const entry = this.workers.get(addressKey(report.address));
+  heartbeat(report: HeartbeatReport, now: number, adoptUnknown = false): WorkerEntry | undefined {
+    let entry = this.workers.get(addressKey(report.address));
+    if (entry === undefined && adoptUnknown) entry = this.register(report.address, report.disks, now);
     if (entry === undefined || entry.lost) return undefined;
     if (now - entry.lastSeen > this.timeoutMs) {
       // The sweep has not run yet, but the worker was silent too long all the same.

@@ -1,16 +1,24 @@
 import { debuglog } from 'node:util';
-import { RegisterWorker, Role, WorkerHeartbeat, asBraidError, type Address, type DiskInfo } from '../../protocol/index.js';
-import { ConnectionPool } from '../../transport/index.js';
+import { MasterClient } from '../../ha/master-client.js';
+import { componentLogger } from '../../log/index.js';
+import { RegisterWorker, Role, WorkerHeartbeat, addressKey, asBraidError, type Address, type DiskInfo } from '../../protocol/index.js';
 
 const trace = debuglog('braid:worker');
 
+/** Per shuffle the worker holds: its key and its files (reserved slots). */
+export interface HeldShuffles {
+  keys: string[];
+  slots: number[];
+}
+
 export interface MasterLinkOptions {
-  master: Address;
+  /** Every master of the cluster; the link follows whichever leads. */
+  masters: readonly Address[];
   self: Address;
   intervalMs: number;
   authToken: string;
   disks(): DiskInfo[] | Promise<DiskInfo[]>;
-  activeShuffleKeys(): string[];
+  activeShuffles(): HeldShuffles;
   shuttingDown(): boolean;
   /** Shuffles the master says are gone (unregistered or their application expired). */
   onExpired(keys: string[]): Promise<void>;
@@ -18,11 +26,13 @@ export interface MasterLinkOptions {
 
 /**
  * Registers the worker with the master and heartbeats it. When the master
- * does not know the worker (it restarted, or declared the worker lost), the
- * worker registers again. Failures are retried at the next beat.
+ * does not know the worker (it restarted, a new one leads, or it declared
+ * the worker lost), the worker registers again. With several masters the
+ * link follows the leader (MasterClient); one beat looks for it for at most
+ * one heartbeat interval. Failures are retried at the next beat.
  */
 export class MasterLink {
-  private readonly pool: ConnectionPool;
+  private readonly master: MasterClient;
   private timer: NodeJS.Timeout | undefined;
   private intervalMs: number;
   private registered = false;
@@ -31,7 +41,12 @@ export class MasterLink {
 
   constructor(private readonly options: MasterLinkOptions) {
     this.intervalMs = options.intervalMs;
-    this.pool = new ConnectionPool({ role: Role.Worker, token: options.authToken, connection: { requestTimeoutMs: 10_000 } });
+    this.master = new MasterClient({
+      masters: options.masters,
+      connect: { role: Role.Worker, token: options.authToken, connection: { requestTimeoutMs: 10_000 } },
+      failoverTimeoutMs: options.intervalMs,
+      log: componentLogger('worker', { worker: addressKey(options.self) }),
+    });
   }
 
   get isRegistered(): boolean {
@@ -79,17 +94,20 @@ export class MasterLink {
   private async doBeat(): Promise<void> {
     if (this.stopped) return;
     const o = this.options;
+    // One beat looks for the leader for at most one interval: the next beat tries again.
+    const call = { failoverTimeoutMs: this.intervalMs };
     try {
-      const conn = await this.pool.get(o.master);
       const disks = await o.disks();
       if (!this.registered) {
-        this.adopt(await conn.call(RegisterWorker, { address: o.self, disks }));
+        this.adopt(await this.master.call(RegisterWorker, { address: o.self, disks }, call));
         this.registered = true;
       }
-      const res = await conn.call(WorkerHeartbeat, { address: o.self, disks, activeShuffleKeys: o.activeShuffleKeys(), shuttingDown: o.shuttingDown() });
+      const held = o.activeShuffles();
+      const beat = { address: o.self, disks, activeShuffleKeys: held.keys, shuffleSlots: held.slots, shuttingDown: o.shuttingDown() };
+      const res = await this.master.call(WorkerHeartbeat, beat, call);
       if (!res.registered) {
         this.registered = false;
-        this.adopt(await conn.call(RegisterWorker, { address: o.self, disks }));
+        this.adopt(await this.master.call(RegisterWorker, { address: o.self, disks }, call));
         this.registered = true;
       }
       if (res.expiredShuffleKeys.length > 0) await o.onExpired(res.expiredShuffleKeys);
@@ -102,6 +120,6 @@ export class MasterLink {
     if (this.timer) clearInterval(this.timer);
     await this.beating;
     this.stopped = true;
-    await this.pool.close();
+    await this.master.close();
   }
 }

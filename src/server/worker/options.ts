@@ -1,10 +1,15 @@
-import { BraidError, ErrorCodes, parseAddress, type Address } from '../../protocol/index.js';
+import { parseMasters, type MasterAddresses } from '../../ha/master-addresses.js';
+import { BraidError, ErrorCodes, type Address } from '../../protocol/index.js';
 
 export interface WorkerOptions {
   host?: string;
   port?: number;
-  /** The master to register with; without it the worker runs alone (tests, tools). */
-  master?: Address | string;
+  /**
+   * The master to register with, or every master of a cluster with high
+   * availability (the worker follows the leader); without it the worker runs
+   * alone (tests, tools).
+   */
+  master?: MasterAddresses;
   dataDirs: string[];
   /** Above this many buffered bytes, push sockets stop being read. */
   memoryLimit?: number;
@@ -34,7 +39,8 @@ export interface WorkerOptions {
 }
 
 export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'master' | 'metaStorePath'>> & {
-  master: Address | undefined;
+  /** Empty: no master. */
+  masters: readonly Address[];
   metaStorePath: string | undefined;
 };
 
@@ -68,7 +74,7 @@ function check(ok: boolean, option: string, message: string): void {
 }
 
 export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
-  const r = { ...WORKER_DEFAULTS, ...stripUndefined(o) } as ResolvedWorkerOptions & { master?: Address | string };
+  const r = { ...WORKER_DEFAULTS, ...stripUndefined(o) } as ResolvedWorkerOptions & { master?: MasterAddresses };
   check(Array.isArray(o.dataDirs) && o.dataDirs.length > 0, 'dataDirs', 'at least one data directory is required');
   check(Number.isInteger(r.port) && r.port >= 0 && r.port <= 65535, 'port', `expected 0..65535, got ${r.port}`);
   for (const k of ['memoryLimit', 'chunkSize', 'flushThreshold', 'splitThreshold', 'hardSplitLimit', 'maxChunksInFlight', 'heartbeatIntervalMs', 'replicaTimeoutMs', 'sortThreads'] as const) {
@@ -82,8 +88,14 @@ export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
   check(r.lowWatermark >= 0 && r.lowWatermark < 1, 'lowWatermark', `expected a ratio in [0, 1), got ${r.lowWatermark}`);
   check(r.replicaWatermark >= 1, 'replicaWatermark', `expected a ratio ≥ 1, got ${r.replicaWatermark}`);
   check(r.hardSplitLimit >= r.splitThreshold, 'hardSplitLimit', `must be ≥ splitThreshold (${r.splitThreshold})`);
-  const master = typeof o.master === 'string' ? parseAddress(o.master) : o.master;
-  return { ...r, master, metaStorePath: o.metaStorePath };
+  let masters: Address[] = [];
+  try {
+    if (o.master !== undefined) masters = parseMasters(o.master);
+  } catch (err) {
+    check(false, 'master', `expected host:port or a list of them, got ${JSON.stringify(o.master)} (${(err as Error).message})`);
+  }
+  const { master: _given, ...rest } = r;
+  return { ...rest, masters, metaStorePath: o.metaStorePath };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -135,9 +135,9 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
     authenticate: clusterAuthenticator(o.authToken),
   });
 
-  if (o.master) {
+  if (o.masters.length > 0) {
     link = new MasterLink({
-      master: o.master,
+      masters: o.masters,
       self: server.address,
       intervalMs: o.heartbeatIntervalMs,
       authToken: o.authToken,
@@ -145,7 +145,15 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
         await dataDirs.refresh();
         return dataDirs.status();
       },
-      activeShuffleKeys: () => registry.keys(),
+      activeShuffles: () => {
+        const keys: string[] = [];
+        const slots: number[] = [];
+        for (const s of registry.all()) {
+          keys.push(s.key);
+          slots.push(s.files.size);
+        }
+        return { keys, slots };
+      },
       shuttingDown: () => push.shuttingDown,
       onExpired: async (keys) => {
         for (const k of keys) await control.deleteShuffle(k);
