@@ -31,6 +31,7 @@ export class HaCluster {
     readonly etcd: EtcdServer,
     readonly masters: ServerProcess[],
     readonly workers: ServerProcess[],
+    private readonly masterArgs: string[],
   ) {}
 
   static async start(o: HaClusterOptions = {}): Promise<HaCluster> {
@@ -48,10 +49,23 @@ export class HaCluster {
         return ServerProcess.start('worker', [...args, '--master', list, '--data-dirs', dir, ...(o.workerArgs ?? [])], dir);
       }),
     );
-    const cluster = new HaCluster(etcd, masters, workers);
+    const cluster = new HaCluster(etcd, masters, workers, masterArgs);
     const leader = await cluster.waitForLeader();
     await waitFor(async () => (await cluster.status(leader)).workers.filter((w) => !w.lost).length === workers.length, 15_000, 'workers registered with the leader');
     return cluster;
+  }
+
+  /**
+   * Starts a master that was stopped again, on the same port: workers and
+   * clients know the masters by address. It comes back as a candidate.
+   */
+  async restartMaster(m: ServerProcess): Promise<ServerProcess> {
+    const i = this.masters.indexOf(m);
+    if (i < 0 || m.alive) throw new Error('restartMaster: not a stopped master of this cluster');
+    const port = m.address.slice(m.address.lastIndexOf(':') + 1);
+    const again = await ServerProcess.start('master', [...this.masterArgs, '--port', port]);
+    this.masters[i] = again;
+    return again;
   }
 
   /** Every master's address, comma separated, as `--master` takes it. */
