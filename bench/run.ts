@@ -25,11 +25,12 @@ import { smallShuffle } from './small-shuffle.bench.js';
 import { terasort } from './terasort.bench.js';
 import { compression } from './compression.bench.js';
 import { e2eShuffle } from './e2e-shuffle.bench.js';
+import { haFailover } from './ha-failover.bench.js';
 import { workerFetch } from './worker-fetch.bench.js';
 import { workerPush } from './worker-push.bench.js';
 
 /** The registry, in run order. */
-const BENCHMARKS: BenchModule[] = [rawBaselines, codec, transportPush, workerPush, workerFetch, e2eShuffle, compression, terasort, smallShuffle, scale];
+const BENCHMARKS: BenchModule[] = [rawBaselines, codec, transportPush, workerPush, workerFetch, e2eShuffle, compression, terasort, smallShuffle, scale, haFailover];
 
 const RESULTS_PATH = fileURLToPath(new URL('../../bench/results.json', import.meta.url));
 

@@ -146,7 +146,9 @@ export class EtcdElection extends EventEmitter<LeadershipEvents> implements Lead
         this.leading = false;
         this.counts.stepDowns++;
         this.lastStepDown = { at: LeaseKeeper.clock(), reason };
-        this.options.log.warn({ term: this.term, reason }, 'stepped down as leader');
+        // Losing the lease is news for an operator; a clean stop is not.
+        if (this.closed) this.options.log.info({ term: this.term, reason }, 'stepped down as leader');
+        else this.options.log.warn({ term: this.term, reason }, 'stepped down as leader');
         this.emit('stepped-down', reason);
       } else if (!this.closed) {
         this.options.log.debug({ reason }, 'campaign ended');

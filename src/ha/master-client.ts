@@ -4,8 +4,8 @@
  * refuses with BRAID_ERR_NOT_LEADER and, asked with MasterInfo, names the
  * leader, which the call follows; a master that cannot be reached, or that
  * knows no leader (BRAID_ERR_NO_LEADER), sends the call on to the next
- * address. Once every master has been tried the call waits a little (up to
- * a second, doubling) and goes round again, until the failover budget is
+ * address. Once every master has been tried the call waits a little (50 ms,
+ * doubling up to 250 ms) and goes round again, until the failover budget is
  * spent: then it fails with BRAID_ERR_MASTER_UNAVAILABLE, naming what each
  * master said. Any other answer, success or failure, is the leader's and is
  * returned as it is.
@@ -59,13 +59,16 @@ const TRY_ANOTHER: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCodes.SHUTTING_DOWN,
 ]);
 
-const MAX_PAUSE_MS = 1000;
+/** Longest wait between rounds over the masters: a failover is noticed within this, and a round costs each master one small request. */
+const MAX_PAUSE_MS = 250;
 
 export class MasterClient {
   private readonly pool: ConnectionPool;
   private readonly masters: readonly Address[];
   /** Where calls go now: the leader as far as this client knows. */
   private target: Address;
+  /** The master that served the last call, to log when the leader changes. */
+  private served: string | undefined;
   private closed = false;
 
   constructor(private readonly options: MasterClientOptions) {
@@ -94,7 +97,9 @@ export class MasterClient {
       const target = this.target;
       try {
         const conn = await this.pool.get(target);
-        return await conn.call(method, request, options.timeoutMs);
+        const res = await conn.call(method, request, options.timeoutMs);
+        this.servedBy(target);
+        return res;
       } catch (err) {
         const e = asBraidError(err);
         if (this.closed || !TRY_ANOTHER.has(e.code)) throw e;
@@ -150,7 +155,15 @@ export class MasterClient {
     }
     if (addressKey(next) === addressKey(failed)) return;
     this.target = next;
-    this.options.log?.info({ from: addressKey(failed), to: addressKey(next), redirected: named !== undefined }, 'trying another master');
+    const log = this.options.log;
+    if (log?.isLevelEnabled('debug')) log.debug({ from: addressKey(failed), to: addressKey(next), redirected: named !== undefined }, 'trying another master');
+  }
+
+  private servedBy(master: Address): void {
+    const key = addressKey(master);
+    if (key === this.served) return;
+    if (this.served !== undefined) this.options.log?.info({ from: this.served, to: key }, 'the master leader changed');
+    this.served = key;
   }
 
   private unavailable(what: string, budgetMs: number, said: ReadonlyMap<string, BraidError>, last: BraidError): BraidError {

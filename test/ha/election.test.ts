@@ -32,6 +32,14 @@ test('one master leads; standbys name it, refuse with NOT_LEADER, and clients fo
     expect((refused as Error).message).toContain(leader.address);
   }
   expect((await cluster.status(leader)).ha).toMatchObject({ role: 'leader', leader: leader.address, elections: 1 });
+  // Metrics say which master leads and each one's role.
+  expect(await leader.counter('braid_master_leader')).toBe(1);
+  expect(await leader.counter('braid_master_role', 'role="leader"')).toBe(1);
+  for (const s of standbys) {
+    expect(await s.counter('braid_master_leader')).toBe(0);
+    expect(await s.counter('braid_master_role', 'role="standby"')).toBe(1);
+    expect(await s.counter('braid_master_role', 'role="leader"')).toBe(0);
+  }
 
   // A client that knows the masters in an order that puts a standby first is redirected to the leader.
   const client = new MasterClient({
@@ -64,4 +72,7 @@ test('a leader stopped with SIGTERM resigns: a standby leads well before the lea
   expect(next).not.toBe(leader);
   expect(took).toBeLessThan(LEASE_TTL_MS);
   expect((await cluster.status(next)).ha.failovers).toBeGreaterThanOrEqual(1);
+  expect(await next.counter('braid_master_failovers_total')).toBeGreaterThanOrEqual(1);
+  expect(await next.counter('braid_master_elections_total')).toBe(1);
+  expect(await next.counter('braid_master_term')).toBe((await cluster.status(next)).ha.term);
 });

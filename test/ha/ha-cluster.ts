@@ -7,7 +7,7 @@
  */
 import { ServerProcess, tempDir, waitFor } from '../e2e/cluster.js';
 import type { HaStatus } from '../../src/ha/leadership.js';
-import { EtcdServer } from './etcd.js';
+import { startEtcd, type EtcdServer } from './etcd.js';
 
 export const LEASE_TTL = '2s';
 export const LEASE_TTL_MS = 2000;
@@ -35,7 +35,7 @@ export class HaCluster {
   ) {}
 
   static async start(o: HaClusterOptions = {}): Promise<HaCluster> {
-    const etcd = await EtcdServer.start();
+    const etcd = await startEtcd();
     const masterArgs = [
       '--port', '0', '--http-port', '0', '--etcd', etcd.endpoint, '--lease-ttl', LEASE_TTL, '--leader-grace', GRACE,
       '--heartbeat-interval', '200ms', '--worker-timeout', '2s', '--cluster-name', `test-${process.pid}`, ...(o.masterArgs ?? []),

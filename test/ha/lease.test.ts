@@ -12,7 +12,7 @@ import { EtcdElection } from '../../src/ha/etcd-election.js';
 import { CLOCK_RATE_ALLOWANCE, LeaseKeeper, SERVE_MARGIN_MS, heldForMs } from '../../src/ha/lease-keeper.js';
 import { createLogger } from '../../src/log/index.js';
 import { onCleanup, sleep, waitFor } from '../e2e/cluster.js';
-import { EtcdServer } from './etcd.js';
+import { startEtcd, type EtcdServer } from './etcd.js';
 
 const log = createLogger({ level: 'silent' });
 
@@ -29,7 +29,7 @@ test('a lease of TTL t is held for t × (1 - allowance) - margin after the keepa
 });
 
 test('validity is read from the clock when asked: no timer has to run for a lapsed lease to count as lost', async () => {
-  const etcd = await EtcdServer.start();
+  const etcd = await startEtcd();
   const client = new Etcd3({ hosts: `http://${etcd.endpoint}` });
   onCleanup(() => client.close());
   let now = 1_000_000;
@@ -46,7 +46,7 @@ test('validity is read from the clock when asked: no timer has to run for a laps
 });
 
 test('keepalives hold the leadership over many TTLs; a stalled event loop past the lease wakes up not leading', async () => {
-  const etcd = await EtcdServer.start();
+  const etcd = await startEtcd();
   const candidate = election(etcd, '127.0.0.1:1');
   await waitFor(() => candidate.isLeader(), 15_000, 'the only candidate to lead');
   await sleep(3 * 2000);
