@@ -60,10 +60,14 @@ const message = (err: unknown): string => (err instanceof Error ? err.message : 
 
 export class EtcdElection extends EventEmitter<LeadershipEvents> implements Leadership {
   private readonly client: Etcd3;
+  /** The cluster's keys: `election/...` and `workers`. */
+  private readonly root: Namespace;
   private readonly keys: Namespace;
   private readonly value: string;
   private readonly retryMs: number;
   private keeper: LeaseKeeper | undefined;
+  /** This master's election key and its create revision, while it leads. */
+  private leadKey: { key: string; revision: string } | undefined;
   private leading = false;
   private term = 0;
   private observed: LeaderInfo | undefined;
@@ -85,7 +89,8 @@ export class EtcdElection extends EventEmitter<LeadershipEvents> implements Lead
       // A unary call to an unreachable etcd fails within a TTL instead of hanging; streams set their own deadlines.
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + ttlMs }),
     });
-    this.keys = this.client.namespace(`${options.prefix}election/`);
+    this.root = this.client.namespace(options.prefix);
+    this.keys = this.root.namespace('election/');
     this.value = JSON.stringify({ address: options.self } satisfies Published);
     this.retryMs = Math.min(1000, ttlMs / 3);
   }
@@ -132,6 +137,30 @@ export class EtcdElection extends EventEmitter<LeadershipEvents> implements Lead
     this.client.close();
   }
 
+  // ---- the roster: workers the leader knows, for the next leader ----
+
+  /**
+   * Publishes the workers this leader knows alive. Written only while this
+   * master's election key still stands, so a deposed leader cannot overwrite
+   * its successor's roster. Best effort: a failure leaves the old roster.
+   */
+  async publishRoster(workers: readonly string[]): Promise<void> {
+    const lead = this.leadKey;
+    if (lead === undefined || !this.isLeader()) return;
+    await this.root
+      .if(`election/${lead.key}`, 'Create', '==', lead.revision)
+      .then(this.root.put('workers').value(JSON.stringify(workers)))
+      .commit();
+  }
+
+  /** The roster the previous leader published; undefined when there is none. */
+  async readRoster(): Promise<string[] | undefined> {
+    const text = await this.root.get('workers').string();
+    if (text === null) return undefined;
+    const list: unknown = JSON.parse(text);
+    return Array.isArray(list) && list.every((w) => typeof w === 'string') ? list : undefined;
+  }
+
   // ---- campaigning ----
 
   private async campaignLoop(): Promise<void> {
@@ -144,6 +173,7 @@ export class EtcdElection extends EventEmitter<LeadershipEvents> implements Lead
       }
       if (this.leading) {
         this.leading = false;
+        this.leadKey = undefined;
         this.counts.stepDowns++;
         this.lastStepDown = { at: LeaseKeeper.clock(), reason };
         // Losing the lease is news for an operator; a clean stop is not.
@@ -176,6 +206,7 @@ export class EtcdElection extends EventEmitter<LeadershipEvents> implements Lead
       if (turn !== undefined) return turn;
       if (!keeper.isValid()) return 'the lease may have expired while waiting for the turn';
       this.term = Number(revision);
+      this.leadKey = { key: String(id), revision };
       this.leading = true;
       this.counts.elections++;
       this.options.log.info({ term: this.term, leaseTtlSeconds: this.options.ttlSeconds }, 'elected leader');

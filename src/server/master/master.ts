@@ -13,13 +13,11 @@ import {
   addressKey,
   type Address,
 } from '../../protocol/index.js';
-import { EtcdElection } from '../../ha/etcd-election.js';
-import { AloneLeadership, notLeading, type Leadership } from '../../ha/leadership.js';
 import { componentLogger } from '../../log/index.js';
 import { RpcRouter, TransportServer, checkApplication, checkRole, clusterAuthenticator, type Connection, type InboundRequest } from '../../transport/index.js';
 import { resolveMasterOptions, type MasterOptions, type ResolvedMasterOptions } from './options.js';
-import { MasterService } from './service.js';
-import { idleStatus, type MasterStatus } from './status.js';
+import type { MasterStatus } from './status.js';
+import { Tenure } from './tenure.js';
 
 export interface MasterHandle {
   /** Where the master listens (the real port when started on port 0). */
@@ -90,40 +88,10 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
   });
   const address = server.address;
   const published = publishedAddress(address, opts);
-  const self = addressKey(published);
-  const log = componentLogger('master', { master: self });
-
-  // The service of the current term: created when this master starts to lead, dropped when it stops.
-  let service: MasterService | undefined;
-  let leadership: Leadership;
-  if (opts.etcd.length === 0) {
-    leadership = new AloneLeadership(self);
-    service = new MasterService(opts, published);
-  } else {
-    const election = new EtcdElection({ endpoints: opts.etcd, prefix: `/braid/${opts.clusterName}/`, ttlSeconds: opts.leaseTtlMs / 1000, self, log });
-    election.on('elected', () => (service = new MasterService(opts, published, opts.leaderGraceMs)));
-    election.on('stepped-down', () => (service = undefined));
-    leadership = election;
-    log.info({ etcd: opts.etcd, cluster: opts.clusterName, leaseTtlMs: opts.leaseTtlMs }, 'master is a candidate for leader');
-    election.start();
-  }
-
-  /** The leader's service, or the refusal naming the leader. Asked on every request: the lease can lapse between events. */
-  const leading = (): MasterService => {
-    if (service === undefined || !leadership.isLeader()) throw notLeading(leadership.leader());
-    return service;
-  };
-  /** Slot requests wait out a new leader's grace period, then are served by whoever leads by then. */
-  const afterGrace = async (): Promise<MasterService> => {
-    let s = leading();
-    for (let left = s.graceRemainingMs(); left > 0; left = s.graceRemainingMs()) {
-      await new Promise((r) => setTimeout(r, left));
-      s = leading();
-    }
-    return s;
-  };
+  const tenure = new Tenure(opts, published, componentLogger('master', { master: addressKey(published) }));
+  const { leadership } = tenure;
   const status = (): MasterStatus => ({
-    ...(service !== undefined && leadership.isLeader() ? service.status() : idleStatus(published, opts.slotStrategy)),
+    ...tenure.serviceStatus(),
     uptimeMs: Math.max(0, opts.now() - startedAt),
     ha: leadership.status(),
   });
@@ -131,27 +99,27 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
   router
     .on(RegisterWorker, (req, conn) => {
       checkRole(conn, WORKER_ROLES, 'RegisterWorker');
-      return leading().registerWorker(req);
+      return tenure.leading().registerWorker(req);
     })
     .on(WorkerHeartbeat, (req, conn) => {
       checkRole(conn, WORKER_ROLES, 'WorkerHeartbeat');
-      return leading().workerHeartbeat(req);
+      return tenure.leading().workerHeartbeat(req);
     })
     .on(RequestSlots, async (req, conn) => {
       checkApplication(conn, req.appId);
-      return (await afterGrace()).requestSlots(req);
+      return (await tenure.afterGrace()).requestSlots(req);
     })
     .on(ApplicationHeartbeat, (req, conn) => {
       checkApplication(conn, req.appId);
-      return leading().applicationHeartbeat(req);
+      return tenure.leading().applicationHeartbeat(req);
     })
     .on(UnregisterShuffle, (req, conn) => {
       checkApplication(conn, req.appId);
-      return leading().unregisterShuffle(req);
+      return tenure.leading().unregisterShuffle(req);
     })
     // The cluster's state is the leader's; a standby's own status is on its HTTP /status.
     .on(GetStatus, () => {
-      leading();
+      tenure.leading();
       return { json: Buffer.from(JSON.stringify(status())) };
     })
     // Served by every master, leading or not: clients find the leader with it.
@@ -160,9 +128,7 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
       return { role: leadership.role(), leader: leader?.address ?? '', term: leader?.term ?? 0 };
     });
 
-  const timer = setInterval(() => {
-    if (leadership.isLeader()) service?.sweep();
-  }, sweepPeriodMs(opts.workerTimeoutMs, opts.appTimeoutMs));
+  const timer = setInterval(() => tenure.tick(), sweepPeriodMs(opts.workerTimeoutMs, opts.appTimeoutMs));
   timer.unref();
 
   let closing: Promise<void> | undefined;
@@ -173,7 +139,7 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
       closing ??= (async () => {
         clearInterval(timer);
         // Resign first: a standby takes over while this server still redirects clients to it.
-        await leadership.close();
+        await tenure.close();
         await server.close();
       })();
       return closing;

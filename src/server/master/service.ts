@@ -13,6 +13,7 @@ import {
   type WorkerHeartbeat,
 } from '../../protocol/index.js';
 import { AppRegistry } from './app-registry.js';
+import { GracePeriod } from './grace-period.js';
 import type { ResolvedMasterOptions } from './options.js';
 import { allocateSlots, createStrategy, type Candidate, type SlotStrategy } from './slot-allocator.js';
 import { SlotLedger } from './slot-ledger.js';
@@ -42,12 +43,11 @@ function checkAppId(appId: string, what: string): void {
  * from worker and application heartbeats after a restart, and a new leader
  * starts with a fresh one.
  *
- * Grace: for `graceMs` after it starts, the service is rebuilding its view.
- * An unknown worker's heartbeat then registers it (it carries all a
- * registration does), and the server holds slot requests until the grace
- * ends (see `graceRemainingMs`), so that slots are spread over every worker
- * and not only the first to come back. For `appTimeoutMs` after the start,
- * shuffles of applications it has not heard of are not deleted.
+ * Grace: for up to `graceMs` after it starts (see GracePeriod), the
+ * service is rebuilding its view. An unknown worker's heartbeat then
+ * registers it (it carries all a registration does), and the server holds
+ * slot requests until the grace period is over. For `appTimeoutMs` after the
+ * start, shuffles of applications it has not heard of are not deleted.
  */
 export class MasterService {
   readonly workers: WorkerRegistry;
@@ -55,13 +55,15 @@ export class MasterService {
   readonly ledger = new SlotLedger();
   private readonly strategy: SlotStrategy;
   readonly startedAt: number;
+  readonly grace: GracePeriod;
 
   constructor(
     private readonly options: ResolvedMasterOptions,
     private readonly address: Address,
-    private readonly graceMs = 0,
+    graceMs = 0,
   ) {
     this.startedAt = options.now();
+    this.grace = new GracePeriod(graceMs, this.startedAt, options.now);
     this.workers = new WorkerRegistry(options.workerTimeoutMs);
     // An expired key is kept until every live worker has heartbeated since it expired.
     this.apps = new AppRegistry(options.appTimeoutMs, options.workerTimeoutMs, this.startedAt, this.ledger);
@@ -72,14 +74,16 @@ export class MasterService {
     return this.options.now();
   }
 
-  /** Milliseconds left of the grace period (0 once over). */
-  graceRemainingMs(): number {
-    return Math.max(0, this.startedAt + this.graceMs - this.now());
+  /** Workers alive now, by address key: the roster a leader publishes for the next one. */
+  liveWorkers(): string[] {
+    const now = this.now();
+    return [...this.workers.all()].filter((w) => this.workers.isAlive(w, now)).map((w) => w.key).sort();
   }
 
   registerWorker(req: RequestOf<typeof RegisterWorker>): ResponseOf<typeof RegisterWorker> {
     checkAddress(req.address, 'RegisterWorker');
     const w = this.workers.register(req.address, req.disks, this.now());
+    this.grace.workerSeen(w.key);
     trace('worker %s registered with %d disks', w.key, req.disks.length);
     return { heartbeatIntervalMs: this.options.heartbeatIntervalMs };
   }
@@ -90,8 +94,9 @@ export class MasterService {
       throw invalid(`WorkerHeartbeat: ${req.shuffleSlots.length} slot counts for ${req.activeShuffleKeys.length} shuffle keys`);
     }
     const now = this.now();
-    const w = this.workers.heartbeat(req, now, this.graceRemainingMs() > 0);
+    const w = this.workers.heartbeat(req, now, this.grace.active);
     if (w === undefined) return { registered: false, expiredShuffleKeys: [] };
+    this.grace.workerSeen(w.key);
     // What the worker holds is at least what the ledger should count: a new leader learns the old leader's grants so.
     req.activeShuffleKeys.forEach((key, i) => {
       if (this.apps.isLive(key)) this.ledger.atLeast(key, w.key, req.shuffleSlots[i]!);
@@ -149,7 +154,7 @@ export class MasterService {
         workers: this.workers,
         apps: this.apps,
         ledger: this.ledger,
-        graceRemainingMs: this.graceRemainingMs(),
+        graceRemainingMs: this.grace.remainingMs(),
       },
       this.now(),
     );

@@ -28,8 +28,8 @@ export interface MasterLinkOptions {
  * Registers the worker with the master and heartbeats it. When the master
  * does not know the worker (it restarted, a new one leads, or it declared
  * the worker lost), the worker registers again. With several masters the
- * link follows the leader (MasterClient); one beat looks for it for at most
- * one heartbeat interval. Failures are retried at the next beat.
+ * link follows the leader (MasterClient); one beat tries each master once,
+ * so a stopping worker is not held up. Failures are retried at the next beat.
  */
 export class MasterLink {
   private readonly master: MasterClient;
@@ -44,7 +44,7 @@ export class MasterLink {
     this.master = new MasterClient({
       masters: options.masters,
       connect: { role: Role.Worker, token: options.authToken, connection: { requestTimeoutMs: 10_000 } },
-      failoverTimeoutMs: options.intervalMs,
+      failoverTimeoutMs: 0,
       log: componentLogger('worker', { worker: addressKey(options.self) }),
     });
   }
@@ -94,20 +94,18 @@ export class MasterLink {
   private async doBeat(): Promise<void> {
     if (this.stopped) return;
     const o = this.options;
-    // One beat looks for the leader for at most one interval: the next beat tries again.
-    const call = { failoverTimeoutMs: this.intervalMs };
     try {
       const disks = await o.disks();
       if (!this.registered) {
-        this.adopt(await this.master.call(RegisterWorker, { address: o.self, disks }, call));
+        this.adopt(await this.master.call(RegisterWorker, { address: o.self, disks }));
         this.registered = true;
       }
       const held = o.activeShuffles();
       const beat = { address: o.self, disks, activeShuffleKeys: held.keys, shuffleSlots: held.slots, shuttingDown: o.shuttingDown() };
-      const res = await this.master.call(WorkerHeartbeat, beat, call);
+      const res = await this.master.call(WorkerHeartbeat, beat);
       if (!res.registered) {
         this.registered = false;
-        this.adopt(await this.master.call(RegisterWorker, { address: o.self, disks }, call));
+        this.adopt(await this.master.call(RegisterWorker, { address: o.self, disks }));
         this.registered = true;
       }
       if (res.expiredShuffleKeys.length > 0) await o.onExpired(res.expiredShuffleKeys);

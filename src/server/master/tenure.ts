@@ -1,0 +1,96 @@
+/**
+ * What this master is in its cluster, and the state it serves while it
+ * leads. A master alone leads from the start, with one MasterService for its
+ * life. An elected master gets a fresh MasterService each time it is elected
+ * (its grace period ended early by the roster the previous leader published)
+ * and drops it when it steps down; while it leads it publishes the roster
+ * of live workers for its successor.
+ */
+import { EtcdElection } from '../../ha/etcd-election.js';
+import { AloneLeadership, notLeading, type Leadership } from '../../ha/leadership.js';
+import type { Logger } from '../../log/index.js';
+import { addressKey, asBraidError, type Address } from '../../protocol/index.js';
+import type { ResolvedMasterOptions } from './options.js';
+import { MasterService } from './service.js';
+import { idleStatus, type ServiceStatus } from './status.js';
+
+export class Tenure {
+  readonly leadership: Leadership;
+  private service: MasterService | undefined;
+  private readonly election: EtcdElection | undefined;
+  /** The roster last written, to write it again only when it changes. */
+  private lastRoster: string | undefined;
+
+  constructor(
+    private readonly opts: ResolvedMasterOptions,
+    private readonly published: Address,
+    private readonly log: Logger,
+  ) {
+    const self = addressKey(published);
+    if (opts.etcd.length === 0) {
+      this.leadership = new AloneLeadership(self);
+      this.service = new MasterService(opts, published);
+      return;
+    }
+    const election = new EtcdElection({ endpoints: opts.etcd, prefix: `/braid/${opts.clusterName}/`, ttlSeconds: opts.leaseTtlMs / 1000, self, log });
+    election.on('elected', () => this.elected(election));
+    election.on('stepped-down', () => {
+      // Slot requests held by the grace period are answered (refused) at once.
+      this.service?.grace.end();
+      this.service = undefined;
+    });
+    this.election = election;
+    this.leadership = election;
+    log.info({ etcd: opts.etcd, cluster: opts.clusterName, leaseTtlMs: opts.leaseTtlMs }, 'master is a candidate for leader');
+    election.start();
+  }
+
+  /** The leader's service, or the refusal naming the leader. Asked on every request: a lease can lapse between events. */
+  leading(): MasterService {
+    if (this.service === undefined || !this.leadership.isLeader()) throw notLeading(this.leadership.leader());
+    return this.service;
+  }
+
+  /** For slot requests: waits out a new leader's grace period, then the service of whoever leads by then. */
+  async afterGrace(): Promise<MasterService> {
+    let s = this.leading();
+    while (s.grace.active) {
+      await s.grace.whenOver();
+      s = this.leading();
+    }
+    return s;
+  }
+
+  /** The leader's state; a master that does not lead has none. */
+  serviceStatus(): ServiceStatus {
+    return this.service !== undefined && this.leadership.isLeader() ? this.service.status() : idleStatus(this.published, this.opts.slotStrategy);
+  }
+
+  /** Periodic work of the leader: sweep, and publish the roster once the view is rebuilt. */
+  tick(): void {
+    const s = this.service;
+    if (s === undefined || !this.leadership.isLeader()) return;
+    s.sweep();
+    if (this.election === undefined || s.grace.active) return;
+    const roster = s.liveWorkers();
+    const text = roster.join(',');
+    if (text === this.lastRoster) return;
+    this.lastRoster = text;
+    this.election.publishRoster(roster).catch(() => (this.lastRoster = undefined));
+  }
+
+  close(): Promise<void> {
+    return this.leadership.close();
+  }
+
+  private elected(election: EtcdElection): void {
+    const s = new MasterService(this.opts, this.published, this.opts.leaderGraceMs);
+    this.service = s;
+    this.lastRoster = undefined;
+    // The grace period ends early once every worker the previous leader knew is back.
+    election.readRoster().then(
+      (roster) => s.grace.expect(roster),
+      (err: unknown) => this.log.warn({ err: asBraidError(err).message }, 'cannot read the worker roster; the grace period runs its full length'),
+    );
+  }
+}
