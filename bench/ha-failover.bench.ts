@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MasterClient } from '../src/ha/master-client.js';
-import { ApplicationHeartbeat, MasterRole, RequestSlots, Role, addressKey, type Address } from '../src/protocol/index.js';
+import { ApplicationHeartbeat, GetStatus, MasterRole, RequestSlots, Role, addressKey, type Address } from '../src/protocol/index.js';
 import { EtcdServer } from '../test/ha/etcd-server.js';
 import { peerScript, spawnPeer, type Peer } from './lib/peer.js';
 import { median } from './lib/stats.js';
@@ -56,14 +56,25 @@ class Masters {
     return this.peers.map((p) => loopback(p.port));
   }
 
-  /** Waits until one master leads and every other one stands by naming it; returns the leader's index. */
+  /**
+   * Waits until one master leads, every other one stands by naming it, and
+   * the leader knows both workers after its grace period (so the roster it
+   * publishes within a second names them); returns the leader's index.
+   */
   async settled(probe: MasterClient): Promise<number> {
     const deadline = Date.now() + 60_000;
     for (;;) {
       const infos = await Promise.all(this.addresses.map((a) => probe.info(a, 2000).catch(() => undefined)));
       const leader = infos.findIndex((i) => i?.role === MasterRole.Leader);
       const address = leader < 0 ? '' : addressKey(this.addresses[leader]!);
-      if (leader >= 0 && infos.every((i, k) => k === leader || (i?.role === MasterRole.Standby && i.leader === address))) return leader;
+      if (leader >= 0 && infos.every((i, k) => k === leader || (i?.role === MasterRole.Standby && i.leader === address))) {
+        const status = await probe.callOne(this.addresses[leader]!, GetStatus, {}).catch(() => undefined);
+        const s = status === undefined ? undefined : (JSON.parse(status.json.toString()) as { graceRemainingMs: number; workers: { lost: boolean }[] });
+        if (s !== undefined && s.graceRemainingMs === 0 && s.workers.filter((w) => !w.lost).length === 2) {
+          await sleep(1500);
+          return leader;
+        }
+      }
       if (Date.now() > deadline) throw new Error(`the masters did not settle: ${JSON.stringify(infos)}`);
       await sleep(100);
     }

@@ -148,7 +148,7 @@ const masterHa: OptionTable<HaConfig> = {
     kind: 'duration',
     default: 10_000,
     min: 0,
-    description: 'A new leader rebuilds its view from heartbeats this long; slot requests wait until it ends.',
+    description: 'A new leader rebuilds its view from heartbeats at most this long (less once the workers its predecessor knew are back); slot requests wait.',
   },
 };
 

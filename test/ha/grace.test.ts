@@ -4,9 +4,9 @@
  * protocol). While a leader rebuilds its view, workers that only heartbeat
  * are taken in as registered, the slots they report holding are counted
  * again, and slot requests wait. The grace period ends once every worker of
- * the roster the previous leader published is back (long before its
- * `leaderGrace`), and at once for a cluster's first leader, which has no
- * roster to wait for. After it, an unknown worker must register.
+ * the roster the previous leader published is back, long before its
+ * `leaderGrace`; a cluster's first leader has no roster and waits its whole
+ * `leaderGrace`. After it, an unknown worker must register.
  */
 import { Etcd3 } from 'etcd3';
 import { expect, test } from 'vitest';
@@ -18,8 +18,8 @@ import { startEtcd, type EtcdServer } from './etcd.js';
 
 const GRACE_MS = 30_000;
 
-function candidate(etcd: EtcdServer): Promise<MasterHandle> {
-  return master({ etcd: [etcd.endpoint], leaseTtlMs: 2000, leaderGraceMs: GRACE_MS, heartbeatIntervalMs: 200, workerTimeoutMs: 5000, clusterName: 'grace' });
+function candidate(etcd: EtcdServer, leaderGraceMs: number): Promise<MasterHandle> {
+  return master({ etcd: [etcd.endpoint], leaseTtlMs: 2000, leaderGraceMs, heartbeatIntervalMs: 200, workerTimeoutMs: 5000, clusterName: 'grace' });
 }
 
 async function fakeWorkers(m: MasterHandle, addresses: string[]): Promise<FakeWorker[]> {
@@ -29,11 +29,12 @@ async function fakeWorkers(m: MasterHandle, addresses: string[]): Promise<FakeWo
 
 test("a new leader's grace period: heartbeats register workers, slot counts are adopted, slot requests wait until the roster is back", async () => {
   const etcd = await startEtcd();
-  const first = await candidate(etcd);
+  const first = await candidate(etcd, 1500);
   await waitFor(() => first.status().ha.role === 'leader', 15_000);
-  // A cluster's first leader has no roster to wait for.
+  // A cluster's first leader has no roster: it waits its whole grace period.
+  expect(first.status().graceRemainingMs).toBeGreaterThan(0);
   await waitFor(() => first.status().graceRemainingMs === 0, 5000);
-  const second = await candidate(etcd);
+  const second = await candidate(etcd, GRACE_MS);
   await waitFor(() => second.status().ha.role === 'standby', 15_000);
 
   const addresses = ['10.0.0.1:9000', '10.0.0.2:9000'];

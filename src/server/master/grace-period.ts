@@ -4,8 +4,10 @@
  * that is still there and not over the first to come back.
  *
  * It ends after `graceMs`, or sooner: once every worker of the roster the
- * previous leader published has heartbeated, or at once when there is no
- * roster to wait for (a cluster's first leader).
+ * previous leader published has heartbeated (at once if that roster is
+ * empty). Without a roster (a cluster's first leader, or one whose
+ * predecessor never published one) it runs its full length: nobody knows
+ * which workers are still to come.
  */
 export class GracePeriod {
   private over: boolean;
@@ -42,10 +44,9 @@ export class GracePeriod {
     return this.ended;
   }
 
-  /** The workers the previous leader knew alive; undefined: it published none. */
-  expect(roster: readonly string[] | undefined): void {
+  /** The workers the previous leader knew alive. */
+  expect(roster: readonly string[]): void {
     if (this.over) return;
-    if (roster === undefined) return this.end();
     this.expected = new Set(roster);
     this.check();
   }

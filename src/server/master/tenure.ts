@@ -89,7 +89,9 @@ export class Tenure {
     this.lastRoster = undefined;
     // The grace period ends early once every worker the previous leader knew is back.
     election.readRoster().then(
-      (roster) => s.grace.expect(roster),
+      (roster) => {
+        if (roster !== undefined) s.grace.expect(roster);
+      },
       (err: unknown) => this.log.warn({ err: asBraidError(err).message }, 'cannot read the worker roster; the grace period runs its full length'),
     );
   }
