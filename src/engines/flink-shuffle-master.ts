@@ -15,7 +15,7 @@
 import { LifecycleManager } from '../client/lifecycle/index.js';
 import { parseMasters, type MasterAddresses } from '../ha/master-addresses.js';
 import { MasterClient } from '../ha/master-client.js';
-import { GetStatus, Role, addressKey, asBraidError, type Address, type PartitionLocation } from '../protocol/index.js';
+import { BraidError, ErrorCodes, GetStatus, Role, addressKey, asBraidError, type Address, type PartitionLocation } from '../protocol/index.js';
 
 /** What the cluster gives the shuffle master. */
 export interface ShuffleMasterContext {
@@ -94,7 +94,11 @@ export class BraidShuffleMaster {
     private readonly context: ShuffleMasterContext,
     private readonly options: BraidShuffleMasterOptions,
   ) {
-    this.masters = parseMasters(options.master);
+    try {
+      this.masters = parseMasters(options.master);
+    } catch (err) {
+      throw new BraidError(ErrorCodes.CONFIG, `BraidShuffleMaster option "master": ${(err as Error).message}`);
+    }
     // One poll looks for the leader for at most one poll interval; the fatal timeout spans many.
     this.admin = new MasterClient({ masters: this.masters, connect: { role: Role.Admin, token: options.authToken ?? '' }, failoverTimeoutMs: options.pollIntervalMs ?? 1000 });
   }

@@ -114,7 +114,7 @@ export class LeaseKeeper {
         }
         // etcd unreachable or slow: keep trying until the deadline decides.
       }
-      await new Promise((r) => setTimeout(r, Math.max(0, intervalMs - (this.now() - sentAt))));
+      await new Promise((r) => setTimeout(r, Math.max(0, intervalMs - (this.now() - sentAt))).unref());
     }
   }
 }

@@ -61,6 +61,8 @@ const TRY_ANOTHER: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 
 /** Longest wait between rounds over the masters: a failover is noticed within this, and a round costs each master one small request. */
 const MAX_PAUSE_MS = 250;
+/** The shortest time one attempt is given, whatever is left of the budget: a slot request may wait out a grace period. */
+const MIN_ATTEMPT_MS = 10_000;
 
 export class MasterClient {
   private readonly pool: ConnectionPool;
@@ -97,7 +99,9 @@ export class MasterClient {
       const target = this.target;
       try {
         const conn = await this.pool.get(target);
-        const res = await conn.call(method, request, options.timeoutMs);
+        // A master that hangs (a stopped process keeps its connections) may hold a call no longer than the budget.
+        const timeoutMs = Math.min(options.timeoutMs ?? conn.options.requestTimeoutMs, Math.max(deadline - Date.now(), MIN_ATTEMPT_MS));
+        const res = await conn.call(method, request, timeoutMs);
         this.servedBy(target);
         return res;
       } catch (err) {

@@ -11,6 +11,7 @@
  * etcd's side; the old leader, resumed, serves nothing decided after the
  * standby started serving: the request that waited for it is refused.
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Etcd3 } from 'etcd3';
 import { expect, test } from 'vitest';
@@ -47,8 +48,15 @@ test('a standby never serves while the leader holds its lease; a leader resumed 
   const violations: string[] = [];
   let firstServedByNew: number | undefined;
   let running = true;
+  // The old leader's probes pause around the SIGSTOP, so that the next one is surely sent to the frozen process.
+  let holdOld: Promise<void> | undefined;
+  let oldIdle: () => void = () => undefined;
   const loop = async (name: Probe['master'], conn: Connection, timeoutMs: number): Promise<void> => {
     while (running) {
+      if (name === 'old' && holdOld !== undefined) {
+        oldIdle();
+        await holdOld;
+      }
       const sentAt = performance.now();
       const code = await conn.call(ApplicationHeartbeat, { appId: 'watcher', shuffleIds: [] }, timeoutMs).then(
         () => '',
@@ -68,8 +76,16 @@ test('a standby never serves while the leader holds its lease; a leader resumed 
   const loops = [loop('old', await probeConn(old), 30_000), loop('new', await probeConn(next), 2000)];
   await sleep(500);
 
+  let release: () => void = () => undefined;
+  const idle = new Promise<void>((resolve) => (oldIdle = resolve));
+  holdOld = new Promise((resolve) => (release = resolve));
+  await idle;
   const stoppedAt = performance.now();
   old.child.kill('SIGSTOP');
+  // A signal takes effect when the process is next scheduled: probe only once it has.
+  await waitFor(() => readFileSync(`/proc/${old.child.pid}/stat`, 'utf8').split(') ')[1]?.startsWith('T') === true, 5000, 'the leader to stop');
+  holdOld = undefined;
+  release();
   await waitFor(() => firstServedByNew !== undefined, LEASE_TTL_MS + 15_000, 'the standby to serve');
   await sleep(300);
   const resumedAt = performance.now();
