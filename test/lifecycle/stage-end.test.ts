@@ -44,7 +44,8 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
     await expect(lm.mapperEnd({ shuffleId: 2, mapId: 0, attemptId: 0, numMappers: 3, partitions: [] })).rejects.toMatchObject(bad);
     await expect(lm.mapperEnd({ shuffleId: 2, mapId: 2, attemptId: 0, numMappers: 2, partitions: [] })).rejects.toMatchObject(bad);
     await expect(lm.mapperEnd({ shuffleId: 2, mapId: 0, attemptId: 0, numMappers: 2, partitions: [sum(2, 1, 1, 1)] })).rejects.toMatchObject(bad);
-    await expect(lm.mapperEnd({ shuffleId: 77, mapId: 0, attemptId: 0, numMappers: 2, partitions: [] })).rejects.toMatchObject({
+    // Data pushed to a shuffle nobody registered is not ours.
+    await expect(lm.mapperEnd({ shuffleId: 77, mapId: 0, attemptId: 0, numMappers: 2, partitions: [sum(0, 1, 1, 1)] })).rejects.toMatchObject({
       code: ErrorCodes.UNKNOWN_SHUFFLE,
     });
     // None of the refused ends counted.
@@ -172,6 +173,38 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
     const group = await waiting;
     expect(group.mapAttempts).toEqual([0, 0]);
     expect(group.partitions[0]!.expected).toEqual([{ mapId: 0, batches: 1, bytes: 8, crc: 8 }]);
+  });
+
+  it('counts the end of a map that pushed nothing before any push registered the shuffle', async () => {
+    const lm = await env.start();
+    const conn = env.closer.addConnection(await connectClient(lm.address, APP));
+    const end = (mapId: number, partitions: ReturnType<typeof sum>[] = []) => conn.call(MapperEnd, { shuffleId: 14, mapId, attemptId: 0, numMappers: 3, partitions });
+    expect(await end(0)).toEqual({ winner: true, allMappersEnded: false });
+    expect(await end(0)).toEqual({ winner: true, allMappersEnded: false });
+    await expect(conn.call(MapperEnd, { shuffleId: 14, mapId: 1, attemptId: 0, numMappers: 4, partitions: [] })).rejects.toMatchObject({ code: ErrorCodes.INVALID_REQUEST });
+    // The first push registers the shuffle; the early end counts towards the stage end.
+    await conn.call(RegisterShuffle, { shuffleId: 14, numMappers: 3, numPartitions: 2 });
+    expect(await end(1, [sum(1, 2, 20, 7)])).toEqual({ winner: true, allMappersEnded: false });
+    expect(await end(2)).toEqual({ winner: true, allMappersEnded: true });
+    const group = await lm.getReducerFileGroup(14, 0, 2);
+    expect(group.mapAttempts).toEqual([0, 0, 0]);
+    expect(group.partitions.map((p) => p.expected)).toEqual([[], [{ mapId: 1, batches: 2, bytes: 20, crc: 7 }]]);
+    expect(group.partitions.every((p) => !p.lost)).toBe(true);
+  });
+
+  it('a stage whose every map pushed nothing ends without registering: every partition is empty', async () => {
+    const lm = await env.start();
+    const waiting = lm.getReducerFileGroup(15, 0, 1).catch((e: unknown) => e);
+    await lm.mapperEnd({ shuffleId: 15, mapId: 1, attemptId: 3, numMappers: 2, partitions: [] });
+    const conn = env.closer.addConnection(await connectClient(lm.address, APP));
+    const answer = conn.call(GetReducerFileGroup, { shuffleId: 15, startPartition: 5, endPartition: 9 });
+    expect(await lm.mapperEnd({ shuffleId: 15, mapId: 0, attemptId: 0, numMappers: 2, partitions: [] })).toEqual({ winner: true, allMappersEnded: true });
+    expect(await answer).toEqual({ mapAttempts: [0, 3], partitions: [] });
+    // A reader that asked before the first map ended was answered unknown (nothing had ended then).
+    expect(await waiting).toMatchObject({ code: ErrorCodes.UNKNOWN_SHUFFLE });
+    expect(env.cluster.master.requestSlots).toEqual([]);
+    await lm.unregisterShuffle(15);
+    await expect(lm.getReducerFileGroup(15, 0, 1)).rejects.toMatchObject({ code: ErrorCodes.UNKNOWN_SHUFFLE });
   });
 
   it('answers UNKNOWN_SHUFFLE for a shuffle it does not know', async () => {

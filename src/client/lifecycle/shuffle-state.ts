@@ -85,6 +85,16 @@ export class MapOutputs {
   get allEnded(): boolean {
     return this.ended === this.numMappers;
   }
+
+  /** Records a map end (validated by the caller). The first attempt of a map to end wins; the winner may repeat its end (a retried RPC). */
+  record(mapId: number, attemptId: number, partitions: PartitionSum[]): MapperEndOutcome {
+    const current = this.winners[mapId]!;
+    if (current !== -1) return { winner: current === attemptId, allMappersEnded: this.allEnded, stageEnded: false };
+    this.winners[mapId] = attemptId;
+    this.sums[mapId] = partitions;
+    this.ended++;
+    return { winner: true, allMappersEnded: this.allEnded, stageEnded: this.allEnded };
+  }
 }
 
 export interface MapperEndOutcome {
@@ -126,14 +136,16 @@ export class ShuffleState {
   /** Settles when the first allocation is reserved. */
   ready: Promise<void> = Promise.resolve();
 
+  /** `outputs`: map ends recorded before the shuffle was registered (maps that pushed nothing). */
   constructor(
     readonly shuffleId: number,
     readonly numMappers: number,
     readonly numPartitions: number,
+    outputs = new MapOutputs(numMappers),
   ) {
     this.locations = Array.from({ length: numPartitions }, () => []);
     this.firstLiveEpoch = new Array<number>(numPartitions).fill(0);
-    this.outputs = new MapOutputs(numMappers);
+    this.outputs = outputs;
   }
 
   /** The epochs a reader of the current stage attempt needs. */
@@ -194,13 +206,7 @@ export class ShuffleState {
         );
       }
     }
-    const out = this.outputs;
-    const current = out.winners[mapId]!;
-    if (current !== -1) return { winner: current === attemptId, allMappersEnded: out.allEnded, stageEnded: false };
-    out.winners[mapId] = attemptId;
-    out.sums[mapId] = partitions;
-    out.ended++;
-    return { winner: true, allMappersEnded: out.allEnded, stageEnded: out.allEnded };
+    return this.outputs.record(mapId, attemptId, partitions);
   }
 
   /** True when `mapId` already has a winning attempt in the current stage attempt. */
