@@ -152,6 +152,19 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
     expect(g7.partitions.some((g) => g.lost)).toBe(true);
   });
 
+  it('does not wait out the commit retry bound for a gone worker whose every epoch has a committed copy elsewhere', async () => {
+    const lm = await env.start({ commitRetryMs: 30_000, rpcTimeoutMs: 2000 });
+    await lm.registerShuffle(16, 1, 6);
+    const gone = env.cluster.workers[0]!.key;
+    await env.cluster.workers[0]!.close();
+    const t0 = Date.now();
+    await lm.mapperEnd({ shuffleId: 16, mapId: 0, attemptId: 0, numMappers: 1, partitions: [] });
+    const group = await lm.getReducerFileGroup(16, 0, 6);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(group.partitions.every((g) => !g.lost && g.files.length >= 1)).toBe(true);
+    expect(group.partitions.flatMap((g) => g.files).every((f) => addressKey(f.address) !== gone)).toBe(true);
+  });
+
   it('makes reducers wait for the stage end, and times out with a retriable STAGE_NOT_ENDED', async () => {
     const lm = await env.start({ getReducerFileGroupTimeoutMs: 150 });
     await lm.registerShuffle(8, 2, 1);
