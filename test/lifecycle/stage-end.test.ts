@@ -25,7 +25,7 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
     await lm.registerShuffle(1, 2, 2);
     const conn = env.closer.addConnection(await connectClient(lm.address, APP));
     const end = (mapId: number, attemptId: number, crc: number) =>
-      conn.call(MapperEnd, { shuffleId: 1, mapId, attemptId, numMappers: 2, partitions: [sum(0, 1, 10, crc)] });
+      conn.call(MapperEnd, { shuffleId: 1, mapId, attemptId, numMappers: 2, partitions: [sum(0, 1, 10, crc)], epochs: [] });
     expect(await end(0, 1, 111)).toEqual({ winner: true, allMappersEnded: false });
     expect(await end(0, 0, 222)).toEqual({ winner: false, allMappersEnded: false });
     expect(await end(0, 1, 111)).toEqual({ winner: true, allMappersEnded: false });
@@ -118,7 +118,7 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
     const l1 = locations[1]!;
     env.cluster.workerByKey(addressKey(l1.primary)).failCommitFiles.add(fileKey({ partitionId: 1, epoch: 0, mode: Mode.Primary }));
     env.cluster.workerByKey(addressKey(l1.replica!)).failCommitFiles.add(fileKey({ partitionId: 1, epoch: 0, mode: Mode.Replica }));
-    await lm.mapperEnd({ shuffleId: 5, mapId: 0, attemptId: 0, numMappers: 1, partitions: [] });
+    await lm.mapperEnd({ shuffleId: 5, mapId: 0, attemptId: 0, numMappers: 1, partitions: [0, 1, 2].map((p) => sum(p, 1, 1, 1)), epochs: [0, 1, 2].map((p) => ({ partitionId: p, epoch: 0 })) });
     const group = await lm.getReducerFileGroup(5, 0, 3);
     const [g0, g1, g2] = group.partitions;
     expect(g0!.lost).toBe(false);
@@ -129,12 +129,35 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
     expect(g2!.files).toHaveLength(2);
   });
 
+  it('an epoch no winner acknowledged data in is not lost when no copy of it commits', async () => {
+    const lm = await env.start({ replicate: false });
+    const [e0] = await lm.registerShuffle(17, 2, 1);
+    const [revived] = await lm.revive(17, [{ partitionId: 0, epoch: 0, mapId: 0, attemptId: 0, cause: PushStatus.SOFT_SPLIT }]);
+    const e1 = revived!.location!;
+    expect(addressKey(e1.primary)).not.toBe(addressKey(e0!.primary));
+    env.cluster.workerByKey(addressKey(e1.primary)).failCommit = true;
+    // Both maps' batches landed in epoch 0; epoch 1 was opened by a split and got nothing.
+    await lm.mapperEnd({ shuffleId: 17, mapId: 0, attemptId: 0, numMappers: 2, partitions: [sum(0, 2, 20, 3)], epochs: [{ partitionId: 0, epoch: 0 }] });
+    await lm.mapperEnd({ shuffleId: 17, mapId: 1, attemptId: 0, numMappers: 2, partitions: [], epochs: [] });
+    const [g] = (await lm.getReducerFileGroup(17, 0, 1)).partitions;
+    expect(g!.lost).toBe(false);
+    expect(g!.files.map((f) => f.epoch)).toEqual([0]);
+    // The same failure loses data when a winner's batches landed in epoch 1.
+    const lm2 = await env.start({ replicate: false });
+    await lm2.registerShuffle(18, 1, 1);
+    const [moved] = await lm2.revive(18, [{ partitionId: 0, epoch: 0, mapId: 0, attemptId: 0, cause: PushStatus.SOFT_SPLIT }]);
+    for (const w of env.cluster.workers) w.failCommit = addressKey(w.address) === addressKey(moved!.location!.primary);
+    await lm2.mapperEnd({ shuffleId: 18, mapId: 0, attemptId: 0, numMappers: 1, partitions: [sum(0, 2, 20, 3)], epochs: [0, 1].map((epoch) => ({ partitionId: 0, epoch })) });
+    expect((await lm2.getReducerFileGroup(18, 0, 1)).partitions[0]!.lost).toBe(true);
+  });
+
   it('counts every file of a worker that fails to answer the commit as not committed', async () => {
     const lm = await env.start();
     const locations = await lm.registerShuffle(6, 1, 6);
     const dead = env.cluster.workers[0]!;
     dead.failCommit = true;
-    await lm.mapperEnd({ shuffleId: 6, mapId: 0, attemptId: 0, numMappers: 1, partitions: [] });
+    const everywhere = (n: number) => ({ partitions: Array.from({ length: n }, (_, p) => sum(p, 1, 1, 1)), epochs: Array.from({ length: n }, (_, p) => ({ partitionId: p, epoch: 0 })) });
+    await lm.mapperEnd({ shuffleId: 6, mapId: 0, attemptId: 0, numMappers: 1, ...everywhere(6) });
     const group = await lm.getReducerFileGroup(6, 0, 6);
     for (const [p, g] of group.partitions.entries()) {
       const l = locations[p]!;
@@ -146,7 +169,7 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
     // Without replication the same failure loses data.
     const lm2 = await env.start({ replicate: false });
     const single = await lm2.registerShuffle(7, 1, 3);
-    await lm2.mapperEnd({ shuffleId: 7, mapId: 0, attemptId: 0, numMappers: 1, partitions: [] });
+    await lm2.mapperEnd({ shuffleId: 7, mapId: 0, attemptId: 0, numMappers: 1, ...everywhere(3) });
     const g7 = await lm2.getReducerFileGroup(7, 0, 3);
     expect(g7.partitions.map((g) => g.lost)).toEqual(single.map((l) => addressKey(l.primary) === dead.key));
     expect(g7.partitions.some((g) => g.lost)).toBe(true);
@@ -191,10 +214,10 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
   it('counts the end of a map that pushed nothing before any push registered the shuffle', async () => {
     const lm = await env.start();
     const conn = env.closer.addConnection(await connectClient(lm.address, APP));
-    const end = (mapId: number, partitions: ReturnType<typeof sum>[] = []) => conn.call(MapperEnd, { shuffleId: 14, mapId, attemptId: 0, numMappers: 3, partitions });
+    const end = (mapId: number, partitions: ReturnType<typeof sum>[] = []) => conn.call(MapperEnd, { shuffleId: 14, mapId, attemptId: 0, numMappers: 3, partitions, epochs: [] });
     expect(await end(0)).toEqual({ winner: true, allMappersEnded: false });
     expect(await end(0)).toEqual({ winner: true, allMappersEnded: false });
-    await expect(conn.call(MapperEnd, { shuffleId: 14, mapId: 1, attemptId: 0, numMappers: 4, partitions: [] })).rejects.toMatchObject({ code: ErrorCodes.INVALID_REQUEST });
+    await expect(conn.call(MapperEnd, { shuffleId: 14, mapId: 1, attemptId: 0, numMappers: 4, partitions: [], epochs: [] })).rejects.toMatchObject({ code: ErrorCodes.INVALID_REQUEST });
     // The first push registers the shuffle; the early end counts towards the stage end.
     await conn.call(RegisterShuffle, { shuffleId: 14, numMappers: 3, numPartitions: 2 });
     expect(await end(1, [sum(1, 2, 20, 7)])).toEqual({ winner: true, allMappersEnded: false });

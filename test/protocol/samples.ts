@@ -349,8 +349,12 @@ export const CONTROL_SAMPLES: readonly ControlSample[] = [
           { partitionId: 0, batches: 12, bytes: 3 * 2 ** 30, crc: 0xdead_beef },
           { partitionId: 1, batches: 0, bytes: 0, crc: 0 },
         ],
+        epochs: [
+          { partitionId: 0, epoch: 0 },
+          { partitionId: 0, epoch: 3 },
+        ],
       },
-      { shuffleId: 3, mapId: 8, attemptId: 0, numMappers: 400, partitions: [] },
+      { shuffleId: 3, mapId: 8, attemptId: 0, numMappers: 400, partitions: [], epochs: [] },
     ],
     [
       { winner: true, allMappersEnded: false },

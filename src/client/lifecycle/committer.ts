@@ -11,7 +11,7 @@ import {
   type ReducerFile,
 } from '../../protocol/index.js';
 import type { ConnectionPool } from '../../transport/index.js';
-import { deferred, type Deferred, type MapOutputs, type PartitionResult, type ShuffleState, type StageResult } from './shuffle-state.js';
+import { deferred, holdsData, type Deferred, type MapOutputs, type PartitionResult, type ShuffleState, type StageResult } from './shuffle-state.js';
 
 export interface CommitterConfig {
   appId: string;
@@ -71,21 +71,27 @@ export class Committer {
     const byWorker = [...state.filesByWorker().values()];
     const mapAttempts = Array.from(outputs.winners);
     const expected = state.expectedSums(outputs);
+    const data = state.dataEpochs(outputs);
     const shuffleId = state.shuffleId;
 
     const run = async (): Promise<StageResult> => {
       const committed = new Map<string, Committed>();
       const committedEpochs = new Set<string>();
       const deadline = performance.now() + this.config.commitRetryMs;
-      // Per worker still being asked: settles once every epoch it holds has a committed copy elsewhere.
+      // Per worker still being asked: settles once none of its copies is needed.
       const waiting = new Map<string, { files: FileId[]; notNeeded: Deferred<void> }>();
-      const needed = (files: readonly FileId[]) => files.some((f) => !committedEpochs.has(epochKey(f.partitionId, f.epoch)));
+      // A copy is needed while its epoch holds winners' data and no copy of it has committed.
+      const needed = (files: readonly FileId[]) => files.some((f) => holdsData(data[f.partitionId], f.epoch) && !committedEpochs.has(epochKey(f.partitionId, f.epoch)));
+      const settleNotNeeded = () => {
+        for (const w of waiting.values()) if (!needed(w.files)) w.notNeeded.resolve();
+      };
+      for (const { address, files } of byWorker) waiting.set(addressKey(address), { files, notNeeded: deferred<void>() });
+      // A worker holding no winner's data is never waited for beyond its first answer.
+      settleNotNeeded();
       await Promise.all(
         byWorker.map(async ({ address, files }) => {
           const key = addressKey(address);
-          const entry = { files, notNeeded: deferred<void>() };
-          waiting.set(key, entry);
-          const infos = await this.commitOn(address, shuffleId, files, mapAttempts, deadline, entry.notNeeded.promise);
+          const infos = await this.commitOn(address, shuffleId, files, mapAttempts, deadline, waiting.get(key)!.notNeeded.promise);
           waiting.delete(key);
           const asked = new Set(files.map((f) => fileKey(f.partitionId, f.epoch, f.mode)));
           for (const info of infos) {
@@ -94,7 +100,7 @@ export class Committer {
             committed.set(fk, { address, info });
             committedEpochs.add(epochKey(info.partitionId, info.epoch));
           }
-          for (const w of waiting.values()) if (!needed(w.files)) w.notNeeded.resolve();
+          settleNotNeeded();
         }),
       );
       const partitions: PartitionResult[] = epochs.map((locs, partitionId) => {
@@ -108,8 +114,8 @@ export class Committer {
             copies++;
             files.push({ epoch: loc.epoch, mode, address: c.address, bytes: c.info.bytes, numChunks: Math.max(0, c.info.chunkOffsets.length - 1) });
           }
-          // Data is lost only when neither the primary nor the replica of an epoch committed.
-          if (copies === 0) lost = true;
+          // Data is lost only when neither the primary nor the replica of an epoch that holds winners' data committed.
+          if (copies === 0 && holdsData(data[partitionId], loc.epoch)) lost = true;
         }
         return { partitionId, files, expected: expected[partitionId]!, lost };
       });

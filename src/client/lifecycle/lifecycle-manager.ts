@@ -12,6 +12,7 @@ import {
   asBraidError,
   messageName,
   type Address,
+  type EpochRef,
   type PartitionGroup,
   type PartitionLocation,
   type PartitionSum,
@@ -36,6 +37,8 @@ export interface MapperEndRequest {
   attemptId: number;
   numMappers: number;
   partitions: PartitionSum[];
+  /** Where the attempt's acknowledged batches landed; without it any epoch of a partition it pushed to may hold them. */
+  epochs?: EpochRef[];
 }
 
 export interface MapperEndResponse {
@@ -211,7 +214,7 @@ export class LifecycleManager {
     if (req.numMappers !== state.numMappers) {
       throw new BraidError(ErrorCodes.INVALID_REQUEST, `shuffle ${req.shuffleId} has ${state.numMappers} mappers, MapperEnd says ${req.numMappers}`);
     }
-    const outcome = state.recordMapperEnd(req.mapId, req.attemptId, req.partitions);
+    const outcome = state.recordMapperEnd(req.mapId, req.attemptId, req.partitions, req.epochs);
     if (outcome.stageEnded) {
       trace('shuffle %d: all %d maps ended, committing', state.shuffleId, state.numMappers);
       void this.committer.commit(state, state.outputs);
