@@ -27,6 +27,9 @@ export interface ShuffleHandle {
   lifecycleManager: string;
 }
 
+/** Reader errors that mean the map outputs are unreadable, missing or corrupt: the map stage may have to run again. */
+const FETCH_FAILURES = [ErrorCodes.FETCH_FAILED, ErrorCodes.DATA_LOST, ErrorCodes.CHECKSUM_MISMATCH] as const;
+
 /** Raised by readers when a partition could not be read; the engine decides about a stage retry. */
 export class FetchFailedError extends BraidError {
   constructor(
@@ -116,7 +119,7 @@ export class SparkShuffleExecutor {
       try {
         yield* this.client.readPartition(handle.shuffleId, p, startMapIndex, endMapIndex, { stageAttemptId });
       } catch (err) {
-        if (isBraidError(err, ErrorCodes.FETCH_FAILED) || isBraidError(err, ErrorCodes.DATA_LOST)) throw new FetchFailedError(handle.shuffleId, p, stageAttemptId, err);
+        if (FETCH_FAILURES.some((code) => isBraidError(err, code))) throw new FetchFailedError(handle.shuffleId, p, stageAttemptId, err as BraidError);
         throw err;
       }
     }

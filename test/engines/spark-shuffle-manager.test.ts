@@ -1,3 +1,5 @@
+import { open, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
 import { FetchFailedError, SparkShuffleExecutor, SparkShuffleManager } from '../../src/engines/spark-shuffle-manager.js';
 import { startStandalone, type StandaloneHandle } from '../../src/server/standalone.js';
@@ -88,4 +90,26 @@ test('an aborted writer reports nothing; a new attempt of the map wins and is re
   expect(got).toEqual(['from the retry']);
   await manager.unregisterShuffle(5);
   executor.unregisterShuffle(5);
+});
+
+test('a partition that does not match what the winners pushed is a fetch failure: reported, the map stage re-run, FetchFailedError', async () => {
+  const { cluster, manager, executor, lost } = await setup(false, 1);
+  const handle = manager.registerShuffle(6, 2, 3);
+  const expected = await writeMaps(executor, handle);
+  await manager.lifecycleManager.waitForStageEnd(6);
+  // Flip the attempt id of the first batch on disk (a corrupt header): the reader drops the batch as no winner's, so a batch is missing.
+  const target = [...expected.keys()][0]!;
+  const [file] = (await readdir(cluster.dataDir, { recursive: true })).filter((f) => f.endsWith(`/6/${target}-0-primary`));
+  const fh = await open(join(cluster.dataDir, file!), 'r+');
+  await fh.write(Buffer.from([0xff, 0xff, 0xff, 0xff]), 0, 4, 4);
+  await fh.close();
+  let failure: unknown;
+  try {
+    for await (const _ of executor.getReader(handle, target, target + 1, 0)) void _;
+  } catch (err) {
+    failure = err;
+  }
+  expect(failure).toBeInstanceOf(FetchFailedError);
+  expect((failure as FetchFailedError).cause).toMatchObject({ code: 'BRAID_ERR_CHECKSUM_MISMATCH' });
+  expect(lost).toEqual([6]);
 });
