@@ -32,6 +32,8 @@ export const ErrorCodes = {
   RESERVE_FAILED: 'BRAID_ERR_RESERVE_FAILED',
   SLOTS_UNAVAILABLE: 'BRAID_ERR_SLOTS_UNAVAILABLE',
   SERVER_BUSY: 'BRAID_ERR_SERVER_BUSY',
+  /** A path a request names lies outside what the server is configured to touch. */
+  PATH_NOT_ALLOWED: 'BRAID_ERR_PATH_NOT_ALLOWED',
   // data path
   REPLICA_FAILED: 'BRAID_ERR_REPLICA_FAILED',
   REPLICA_DEAD: 'BRAID_ERR_REPLICA_DEAD',

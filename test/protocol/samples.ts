@@ -239,12 +239,12 @@ export const CONTROL_SAMPLES: readonly ControlSample[] = [
   control(
     WorkerHeartbeat,
     [
-      { address: worker1, disks, activeShuffleKeys: ['app-1-0', 'app-1-3', 'приложение-7'], shuttingDown: false },
-      { address: worker2, disks: [], activeShuffleKeys: [], shuttingDown: true },
+      { address: worker1, disks, activeShuffleKeys: ['app-1-0', 'app-1-3', 'приложение-7'], shuttingDown: false, essAppIds: ['spark-1', 'приложение'] },
+      { address: worker2, disks: [], activeShuffleKeys: [], shuttingDown: true, essAppIds: [] },
     ],
     [
-      { registered: true, expiredShuffleKeys: [] },
-      { registered: false, expiredShuffleKeys: ['app-0-1', '应用-2'] },
+      { registered: true, expiredShuffleKeys: [], expiredAppIds: [] },
+      { registered: false, expiredShuffleKeys: ['app-0-1', '应用-2'], expiredAppIds: ['spark-1'] },
     ],
   ),
   control(

@@ -10,6 +10,8 @@ export interface WorkerEntry {
   shuttingDown: boolean;
   /** The shuffle keys the worker held at its last heartbeat. */
   activeShuffleKeys: readonly string[];
+  /** The applications with executors in its external shuffle service at its last heartbeat. */
+  essAppIds: readonly string[];
 }
 
 export interface HeartbeatReport {
@@ -17,6 +19,7 @@ export interface HeartbeatReport {
   disks: DiskInfo[];
   activeShuffleKeys: string[];
   shuttingDown: boolean;
+  essAppIds: string[];
 }
 
 /** Bytes a worker can still take: the free space of its healthy disks. */
@@ -55,6 +58,7 @@ export class WorkerRegistry {
       lost: false,
       shuttingDown: false,
       activeShuffleKeys: [],
+      essAppIds: [],
     };
     this.workers.set(key, entry);
     return entry;
@@ -77,6 +81,7 @@ export class WorkerRegistry {
     entry.lastSeen = now;
     entry.shuttingDown = report.shuttingDown;
     entry.activeShuffleKeys = report.activeShuffleKeys;
+    entry.essAppIds = report.essAppIds;
     return entry;
   }
 
@@ -115,6 +120,16 @@ export class WorkerRegistry {
       for (const k of w.activeShuffleKeys) keys.add(k);
     }
     return keys;
+  }
+
+  /** Every application some live worker's external shuffle service reported at its last heartbeat. */
+  reportedEssApps(now: number): Set<string> {
+    const apps = new Set<string>();
+    for (const w of this.workers.values()) {
+      if (!this.isAlive(w, now)) continue;
+      for (const a of w.essAppIds) apps.add(a);
+    }
+    return apps;
   }
 
   all(): IterableIterator<WorkerEntry> {

@@ -91,6 +91,7 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
       indexCacheBytes: o.essIndexCacheBytes,
       maxChunksBeingTransferred: o.essMaxChunksBeingTransferred,
       protectedDirs: o.metaStorePath === undefined ? o.dataDirs : [...o.dataDirs, o.metaStorePath],
+      localDirRoots: o.essLocalDirRoots,
     },
     { openSegments: (conn, segments, hooks) => streams.openSegments(conn, segments, hooks), forgetFile: (path) => reader.forget(path) },
   );
@@ -149,6 +150,11 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
       shuttingDown: () => push.shuttingDown,
       onExpired: async (keys) => {
         for (const k of keys) await control.deleteShuffle(k);
+      },
+      essAppIds: () => ess.appIds(),
+      // An expired application is removed as ApplicationRemoved with cleanup would: its executors' directories go too.
+      onAppsExpired: async (appIds) => {
+        for (const appId of appIds) await ess.applicationRemoved(appId, true).catch(() => undefined);
       },
     });
     await link.start();
