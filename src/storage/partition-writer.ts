@@ -13,6 +13,13 @@
  * boundary at which it holds at least `chunkSize` bytes, so every chunk but
  * the last is >= chunkSize and no batch spans two chunks.
  *
+ * An appended batch has been acknowledged to its pusher, so a failed write
+ * never drops it. The writer keeps what failed in memory, stops taking
+ * pushes (`degraded`: the worker answers HARD_SPLIT, so writers move to a
+ * new epoch), and moves the file to another directory that has room
+ * (`relocate`), where it writes the kept data again. Only when no directory
+ * can take it by the time of the commit does the commit fail.
+ *
  * Commit does not fsync by default. A committed shuffle file only has to
  * outlive the worker process, not the host: if the host dies its files are
  * unreachable anyway and the readers fall back to the replica or recompute
@@ -22,6 +29,7 @@
  */
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { componentLogger } from '../log/index.js';
 import { locationFileName } from '../protocol/control/common.js';
 import { BraidError, ErrorCodes, isBraidError } from '../protocol/errors.js';
 import type { Mode } from '../protocol/types.js';
@@ -29,6 +37,7 @@ import type { DataDir } from './data-dirs.js';
 import { DescriptorSlots, type SlotHolder } from './descriptor-slots.js';
 import { shuffleDir } from './files.js';
 import { NOOP_MEMORY, type MemoryTracker } from './memory.js';
+import { copyPrefix, isNoSpace } from './relocation.js';
 
 export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_FLUSH_THRESHOLD = 1024 * 1024;
@@ -49,6 +58,18 @@ export interface PartitionWriterOptions {
   fsyncOnCommit?: boolean;
   /** Truncate an existing file instead of failing with RESERVE_FAILED. Default false. */
   overwrite?: boolean;
+  /**
+   * After a failed write: another directory that can take `bytes`, not one
+   * of `tried`; none means the data stays in memory for now. Default: none.
+   */
+  relocate?: (bytes: number, tried: ReadonlySet<DataDir>) => DataDir | undefined;
+}
+
+/** Bytes a write failed to put on disk, kept to be written again elsewhere. */
+interface Unwritten {
+  position: number;
+  buffers: Buffer[];
+  bytes: number;
 }
 
 export interface CommittedFile {
@@ -82,9 +103,11 @@ export function openWriterFileCount(): number {
 }
 
 export class PartitionWriter implements SlotHolder {
-  readonly path: string;
+  private where: { path: string; dir: DataDir };
   readonly fileName: string;
-  readonly dir: DataDir;
+  private readonly appId: string;
+  private readonly shuffleId: number;
+  private readonly relocate: PartitionWriterOptions['relocate'];
   private fh: FileHandle | undefined;
   private opening: Promise<FileHandle> | undefined;
   private readonly memory: MemoryTracker;
@@ -94,6 +117,11 @@ export class PartitionWriter implements SlotHolder {
 
   private state: State = 'open';
   private failure: BraidError | undefined;
+  /** The first write that failed; from then on the file takes no pushes. */
+  private writeError: BraidError | undefined;
+  /** What failed writes left in memory, in file order; [0].position is where the trusted file ends. */
+  private unwritten: Unwritten[] = [];
+  private recovering: Promise<void> | undefined;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** Bytes handed to the flusher whose write has not completed. */
@@ -111,9 +139,11 @@ export class PartitionWriter implements SlotHolder {
   private destroying: Promise<void> | undefined;
 
   private constructor(opts: PartitionWriterOptions, path: string, fileName: string, fh: FileHandle | undefined) {
-    this.dir = opts.dir;
-    this.path = path;
+    this.where = { path, dir: opts.dir };
     this.fileName = fileName;
+    this.appId = opts.appId;
+    this.shuffleId = opts.shuffleId;
+    this.relocate = opts.relocate;
     this.fh = fh;
     this.memory = opts.memory ?? NOOP_MEMORY;
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -187,6 +217,20 @@ export class PartitionWriter implements SlotHolder {
     ).finally(() => slots.release(this));
   }
 
+  /** Where the file is now (it moves to another directory after a failed write). */
+  get path(): string {
+    return this.where.path;
+  }
+
+  get dir(): DataDir {
+    return this.where.dir;
+  }
+
+  /** A write failed: the file keeps what it was given but takes no more pushes. */
+  get degraded(): boolean {
+    return this.writeError !== undefined;
+  }
+
   /** Total bytes appended; the file's size once everything is flushed. */
   get bytesWritten(): number {
     return this.appended;
@@ -194,7 +238,9 @@ export class PartitionWriter implements SlotHolder {
 
   /** Bytes held in memory: appended and not yet written to disk. */
   get bytesBuffered(): number {
-    return this.pendingBytes + this.inFlightBytes;
+    let kept = 0;
+    for (const u of this.unwritten) kept += u.bytes;
+    return this.pendingBytes + this.inFlightBytes + kept;
   }
 
   get batches(): number {
@@ -226,6 +272,7 @@ export class PartitionWriter implements SlotHolder {
     }
     const n = batch.length;
     this.memory.acquire(batch);
+    this.dir.noteBuffered(n);
     this.pending.push(batch);
     this.pendingBytes += n;
     this.appended += n;
@@ -240,9 +287,16 @@ export class PartitionWriter implements SlotHolder {
     }
   }
 
-  /** Hands buffered batches to the flusher; resolves when everything appended so far is on disk. */
+  /**
+   * Hands buffered batches to the flusher; resolves when everything appended
+   * so far is on disk, or, after a failed write, kept in memory until a
+   * directory takes it (the commit tells which).
+   */
   flush(): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.unwritten.length > 0 || this.recovering !== undefined) {
+      return this.recover().then(() => (this.unwritten.length === 0 && this.pendingBytes > 0 ? this.flush() : undefined));
+    }
     if (this.pendingBytes === 0) return this.lastWrite;
     const buffers = this.pending;
     const bytes = this.pendingBytes;
@@ -251,24 +305,96 @@ export class PartitionWriter implements SlotHolder {
     this.pendingBytes = 0;
     this.flushedTo += bytes;
     this.inFlightBytes += bytes;
-    this.dir.noteAllocated(bytes);
+    const dir = this.dir;
     // The flusher completes a file's jobs in order, so the last one settling
-    // means all earlier ones have.
+    // means all earlier ones have. A failed write keeps its buffers: they were acknowledged.
     this.lastWrite = this.handle()
-      .then((fh) => this.dir.flusher.write(fh, buffers, position))
+      .then((fh) => dir.flusher.write(fh, buffers, position))
       .then(
-      () => {
-        this.inFlightBytes -= bytes;
-        for (const b of buffers) this.memory.release(b);
-        this.maybeIdle();
-      },
-      (err: unknown) => {
-        this.inFlightBytes -= bytes;
-        for (const b of buffers) this.memory.release(b);
-        throw this.fail(err);
-      },
-    );
+        () => {
+          this.inFlightBytes -= bytes;
+          dir.noteWritten(bytes);
+          for (const b of buffers) this.memory.release(b);
+          this.maybeIdle();
+        },
+        (err: unknown) => {
+          this.inFlightBytes -= bytes;
+          this.keepUnwritten({ position, buffers, bytes }, err);
+        },
+      );
     return this.lastWrite;
+  }
+
+  /** A write failed: its data stays in memory, the file stops taking pushes and looks for another directory. */
+  private keepUnwritten(u: Unwritten, err: unknown): void {
+    this.unwritten.push(u);
+    if (this.writeError !== undefined) return;
+    this.writeError = isBraidError(err, ErrorCodes.WRITE_FAILED)
+      ? err
+      : new BraidError(ErrorCodes.WRITE_FAILED, `write to ${this.path} failed: ${(err as Error).message}`, { retriable: false, cause: err });
+    if (isNoSpace(err)) this.dir.markFull();
+    else this.dir.markFailed(this.writeError);
+    componentLogger('storage').warn({ file: this.path, err: this.writeError.message }, 'write failed: keeping the data in memory and moving the file to another directory');
+    void this.recover();
+  }
+
+  /** Moves the file to a directory that can take what it holds in memory; concurrent calls share one try. */
+  private recover(): Promise<void> {
+    this.recovering ??= this.moveToRoom().finally(() => {
+      this.recovering = undefined;
+    });
+    return this.recovering;
+  }
+
+  private async moveToRoom(): Promise<void> {
+    await this.lastWrite;
+    const tried = new Set<DataDir>([this.dir]);
+    while (this.unwritten.length > 0 && this.state !== 'destroyed') {
+      const bytes = this.bytesBuffered;
+      const to = this.relocate?.(bytes, tried);
+      if (to === undefined) return; // kept in memory; the commit tries again
+      tried.add(to);
+      try {
+        await this.moveTo(to, bytes);
+      } catch (err) {
+        if (isNoSpace(err)) to.markFull();
+        else to.markFailed(err);
+      }
+    }
+  }
+
+  /** Copies the trusted prefix of the file to `to` and writes what failed after it; throws if `to` fails too. */
+  private async moveTo(to: DataDir, bytes: number): Promise<void> {
+    const from = this.where;
+    const newPath = join(shuffleDir(to.path, this.appId, this.shuffleId), this.fileName);
+    await copyPrefix(from.path, newPath, this.unwritten[0]!.position);
+    await this.closeHandle();
+    this.where = { path: newPath, dir: to };
+    from.dir.noteWritten(bytes, false);
+    to.noteBuffered(bytes);
+    await rm(from.path, { force: true });
+    componentLogger('storage').warn({ from: from.path, to: newPath, bytes }, 'moved a partition file after a failed write');
+    while (this.unwritten.length > 0 && this.state !== 'destroyed') {
+      const u = this.unwritten[0]!;
+      await to.flusher.write(await this.handle(), u.buffers, u.position);
+      this.unwritten.shift();
+      to.noteWritten(u.bytes);
+      for (const b of u.buffers) this.memory.release(b);
+    }
+    this.maybeIdle();
+  }
+
+  /** Closes the open file (to reopen it elsewhere); its slot is given back. */
+  private async closeHandle(): Promise<void> {
+    await this.opening?.catch(() => undefined);
+    const fh = this.fh;
+    this.fh = undefined;
+    if (fh === undefined) return;
+    try {
+      await fh.close();
+    } finally {
+      slots.release(this);
+    }
   }
 
   /**
@@ -286,6 +412,9 @@ export class PartitionWriter implements SlotHolder {
   private async doCommit(): Promise<CommittedFile> {
     this.state = 'committing';
     await this.flush();
+    // A write failed and no directory took its data yet: one more try (space may have come back), else it is lost.
+    if (this.unwritten.length > 0) await this.flush();
+    if (this.unwritten.length > 0) throw this.fail(this.writeError);
     try {
       if (this.fsyncOnCommit) await (await this.handle()).sync();
       await this.close();
@@ -315,6 +444,8 @@ export class PartitionWriter implements SlotHolder {
 
   private async doDestroy(): Promise<void> {
     this.state = 'destroyed';
+    // A move under way stops at its next step; what it did not write is dropped here.
+    await this.recovering?.catch(() => {});
     this.dropPending();
     await this.lastWrite.catch(() => {});
     await this.commitResult?.catch(() => {});
@@ -325,22 +456,21 @@ export class PartitionWriter implements SlotHolder {
   private async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.opening?.catch(() => undefined);
-    const fh = this.fh;
-    this.fh = undefined;
-    if (fh !== undefined) {
-      try {
-        await fh.close();
-      } finally {
-        slots.release(this);
-      }
-    }
+    await this.closeHandle();
   }
 
+  /** Gives up what is only in memory (destroyed, or lost for good). */
   private dropPending(): void {
+    let bytes = this.pendingBytes;
     for (const b of this.pending) this.memory.release(b);
+    for (const u of this.unwritten) {
+      bytes += u.bytes;
+      for (const b of u.buffers) this.memory.release(b);
+    }
+    this.dir.noteWritten(bytes, false);
     this.pending = [];
     this.pendingBytes = 0;
+    this.unwritten = [];
   }
 
   private fail(err: unknown): BraidError {
@@ -351,7 +481,8 @@ export class PartitionWriter implements SlotHolder {
             retriable: false,
             cause: err,
           });
-      this.dir.markFailed(this.failure);
+      // A failed write already told its directory (full or failed).
+      if (err !== this.writeError) this.dir.markFailed(this.failure);
       this.dropPending();
     }
     return this.failure;
