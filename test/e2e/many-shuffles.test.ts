@@ -12,6 +12,7 @@
 import { expect, test } from 'vitest';
 import { LifecycleManager } from '../../src/client/lifecycle/index.js';
 import { addressKey } from '../../src/protocol/index.js';
+import { mulberry32 as prng } from '../protocol/prng.js';
 import { Cluster, onCleanup } from './cluster.js';
 import { TEST_CLIENT_DEFAULTS, expectedDigests, multisetDiff } from './job.js';
 import { TaskProcess, type MapResult, type MapSpec } from './tasks.js';
@@ -19,18 +20,6 @@ import { TaskProcess, type MapResult, type MapSpec } from './tasks.js';
 const SHUFFLES = 200;
 /** Shuffles in flight at once, per application. */
 const CONCURRENCY = 3;
-
-/** mulberry32, as in task-child.mjs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface App {
   replicate: boolean;

@@ -114,22 +114,18 @@ export class WorkerRegistry {
 
   /** Every shuffle key some live worker reported at its last heartbeat. */
   reportedKeys(now: number): Set<string> {
-    const keys = new Set<string>();
-    for (const w of this.workers.values()) {
-      if (!this.isAlive(w, now)) continue;
-      for (const k of w.activeShuffleKeys) keys.add(k);
-    }
-    return keys;
+    return this.reported(now, (w) => w.activeShuffleKeys);
   }
 
   /** Every application some live worker's external shuffle service reported at its last heartbeat. */
   reportedEssApps(now: number): Set<string> {
-    const apps = new Set<string>();
-    for (const w of this.workers.values()) {
-      if (!this.isAlive(w, now)) continue;
-      for (const a of w.essAppIds) apps.add(a);
-    }
-    return apps;
+    return this.reported(now, (w) => w.essAppIds);
+  }
+
+  private reported(now: number, of: (w: WorkerEntry) => readonly string[]): Set<string> {
+    const out = new Set<string>();
+    for (const w of this.workers.values()) if (this.isAlive(w, now)) for (const x of of(w)) out.add(x);
+    return out;
   }
 
   all(): IterableIterator<WorkerEntry> {
