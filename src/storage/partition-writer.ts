@@ -29,7 +29,6 @@
  */
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { componentLogger } from '../log/index.js';
 import { locationFileName } from '../protocol/control/common.js';
 import { BraidError, ErrorCodes, isBraidError } from '../protocol/errors.js';
 import type { Mode } from '../protocol/types.js';
@@ -37,7 +36,7 @@ import type { DataDir } from './data-dirs.js';
 import { DescriptorSlots, type SlotHolder } from './descriptor-slots.js';
 import { shuffleDir } from './files.js';
 import { NOOP_MEMORY, type MemoryTracker } from './memory.js';
-import { copyPrefix, isNoSpace } from './relocation.js';
+import { FailedWrites, type FileLocation, type Relocate } from './relocation.js';
 
 export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_FLUSH_THRESHOLD = 1024 * 1024;
@@ -58,18 +57,8 @@ export interface PartitionWriterOptions {
   fsyncOnCommit?: boolean;
   /** Truncate an existing file instead of failing with RESERVE_FAILED. Default false. */
   overwrite?: boolean;
-  /**
-   * After a failed write: another directory that can take `bytes`, not one
-   * of `tried`; none means the data stays in memory for now. Default: none.
-   */
-  relocate?: (bytes: number, tried: ReadonlySet<DataDir>) => DataDir | undefined;
-}
-
-/** Bytes a write failed to put on disk, kept to be written again elsewhere. */
-interface Unwritten {
-  position: number;
-  buffers: Buffer[];
-  bytes: number;
+  /** After a failed write, where the file may move (see relocation.ts). Default: nowhere, the data stays in memory. */
+  relocate?: Relocate;
 }
 
 export interface CommittedFile {
@@ -103,11 +92,10 @@ export function openWriterFileCount(): number {
 }
 
 export class PartitionWriter implements SlotHolder {
-  private where: { path: string; dir: DataDir };
+  private where: FileLocation;
   readonly fileName: string;
-  private readonly appId: string;
-  private readonly shuffleId: number;
-  private readonly relocate: PartitionWriterOptions['relocate'];
+  /** After a failed write: what it kept, and the move to another directory. */
+  private readonly failed: FailedWrites;
   private fh: FileHandle | undefined;
   private opening: Promise<FileHandle> | undefined;
   private readonly memory: MemoryTracker;
@@ -117,11 +105,6 @@ export class PartitionWriter implements SlotHolder {
 
   private state: State = 'open';
   private failure: BraidError | undefined;
-  /** The first write that failed; from then on the file takes no pushes. */
-  private writeError: BraidError | undefined;
-  /** What failed writes left in memory, in file order; [0].position is where the trusted file ends. */
-  private unwritten: Unwritten[] = [];
-  private recovering: Promise<void> | undefined;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** Bytes handed to the flusher whose write has not completed. */
@@ -141,9 +124,24 @@ export class PartitionWriter implements SlotHolder {
   private constructor(opts: PartitionWriterOptions, path: string, fileName: string, fh: FileHandle | undefined) {
     this.where = { path, dir: opts.dir };
     this.fileName = fileName;
-    this.appId = opts.appId;
-    this.shuffleId = opts.shuffleId;
-    this.relocate = opts.relocate;
+    this.failed = new FailedWrites(
+      {
+        location: () => this.where,
+        pathOn: (dir) => join(shuffleDir(dir.path, opts.appId, opts.shuffleId), fileName),
+        moveTo: async (to) => {
+          await this.closeHandle();
+          this.where = to;
+        },
+        handle: () => this.handle(),
+        heldBytes: () => this.bytesBuffered,
+        release: (buffers) => {
+          for (const b of buffers) this.memory.release(b);
+        },
+        stopped: () => this.state === 'destroyed',
+        settled: () => this.lastWrite,
+      },
+      opts.relocate,
+    );
     this.fh = fh;
     this.memory = opts.memory ?? NOOP_MEMORY;
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -228,7 +226,7 @@ export class PartitionWriter implements SlotHolder {
 
   /** A write failed: the file keeps what it was given but takes no more pushes. */
   get degraded(): boolean {
-    return this.writeError !== undefined;
+    return this.failed.error !== undefined;
   }
 
   /** Total bytes appended; the file's size once everything is flushed. */
@@ -238,9 +236,7 @@ export class PartitionWriter implements SlotHolder {
 
   /** Bytes held in memory: appended and not yet written to disk. */
   get bytesBuffered(): number {
-    let kept = 0;
-    for (const u of this.unwritten) kept += u.bytes;
-    return this.pendingBytes + this.inFlightBytes + kept;
+    return this.pendingBytes + this.inFlightBytes + this.failed.keptBytes;
   }
 
   get batches(): number {
@@ -294,9 +290,7 @@ export class PartitionWriter implements SlotHolder {
    */
   flush(): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (this.unwritten.length > 0 || this.recovering !== undefined) {
-      return this.recover().then(() => (this.unwritten.length === 0 && this.pendingBytes > 0 ? this.flush() : undefined));
-    }
+    if (this.failed.waiting) return this.failed.move().then(() => (this.failed.waiting || this.pendingBytes === 0 ? undefined : this.flush()));
     if (this.pendingBytes === 0) return this.lastWrite;
     const buffers = this.pending;
     const bytes = this.pendingBytes;
@@ -319,69 +313,10 @@ export class PartitionWriter implements SlotHolder {
         },
         (err: unknown) => {
           this.inFlightBytes -= bytes;
-          this.keepUnwritten({ position, buffers, bytes }, err);
+          this.failed.keep({ position, buffers, bytes }, err);
         },
       );
     return this.lastWrite;
-  }
-
-  /** A write failed: its data stays in memory, the file stops taking pushes and looks for another directory. */
-  private keepUnwritten(u: Unwritten, err: unknown): void {
-    this.unwritten.push(u);
-    if (this.writeError !== undefined) return;
-    this.writeError = isBraidError(err, ErrorCodes.WRITE_FAILED)
-      ? err
-      : new BraidError(ErrorCodes.WRITE_FAILED, `write to ${this.path} failed: ${(err as Error).message}`, { retriable: false, cause: err });
-    if (isNoSpace(err)) this.dir.markFull();
-    else this.dir.markFailed(this.writeError);
-    componentLogger('storage').warn({ file: this.path, err: this.writeError.message }, 'write failed: keeping the data in memory and moving the file to another directory');
-    void this.recover();
-  }
-
-  /** Moves the file to a directory that can take what it holds in memory; concurrent calls share one try. */
-  private recover(): Promise<void> {
-    this.recovering ??= this.moveToRoom().finally(() => {
-      this.recovering = undefined;
-    });
-    return this.recovering;
-  }
-
-  private async moveToRoom(): Promise<void> {
-    await this.lastWrite;
-    const tried = new Set<DataDir>([this.dir]);
-    while (this.unwritten.length > 0 && this.state !== 'destroyed') {
-      const bytes = this.bytesBuffered;
-      const to = this.relocate?.(bytes, tried);
-      if (to === undefined) return; // kept in memory; the commit tries again
-      tried.add(to);
-      try {
-        await this.moveTo(to, bytes);
-      } catch (err) {
-        if (isNoSpace(err)) to.markFull();
-        else to.markFailed(err);
-      }
-    }
-  }
-
-  /** Copies the trusted prefix of the file to `to` and writes what failed after it; throws if `to` fails too. */
-  private async moveTo(to: DataDir, bytes: number): Promise<void> {
-    const from = this.where;
-    const newPath = join(shuffleDir(to.path, this.appId, this.shuffleId), this.fileName);
-    await copyPrefix(from.path, newPath, this.unwritten[0]!.position);
-    await this.closeHandle();
-    this.where = { path: newPath, dir: to };
-    from.dir.noteWritten(bytes, false);
-    to.noteBuffered(bytes);
-    await rm(from.path, { force: true });
-    componentLogger('storage').warn({ from: from.path, to: newPath, bytes }, 'moved a partition file after a failed write');
-    while (this.unwritten.length > 0 && this.state !== 'destroyed') {
-      const u = this.unwritten[0]!;
-      await to.flusher.write(await this.handle(), u.buffers, u.position);
-      this.unwritten.shift();
-      to.noteWritten(u.bytes);
-      for (const b of u.buffers) this.memory.release(b);
-    }
-    this.maybeIdle();
   }
 
   /** Closes the open file (to reopen it elsewhere); its slot is given back. */
@@ -413,8 +348,8 @@ export class PartitionWriter implements SlotHolder {
     this.state = 'committing';
     await this.flush();
     // A write failed and no directory took its data yet: one more try (space may have come back), else it is lost.
-    if (this.unwritten.length > 0) await this.flush();
-    if (this.unwritten.length > 0) throw this.fail(this.writeError);
+    if (this.failed.waiting) await this.flush();
+    if (this.failed.waiting) throw this.fail(this.failed.error);
     try {
       if (this.fsyncOnCommit) await (await this.handle()).sync();
       await this.close();
@@ -445,7 +380,7 @@ export class PartitionWriter implements SlotHolder {
   private async doDestroy(): Promise<void> {
     this.state = 'destroyed';
     // A move under way stops at its next step; what it did not write is dropped here.
-    await this.recovering?.catch(() => {});
+    await this.failed.move();
     this.dropPending();
     await this.lastWrite.catch(() => {});
     await this.commitResult?.catch(() => {});
@@ -461,16 +396,10 @@ export class PartitionWriter implements SlotHolder {
 
   /** Gives up what is only in memory (destroyed, or lost for good). */
   private dropPending(): void {
-    let bytes = this.pendingBytes;
     for (const b of this.pending) this.memory.release(b);
-    for (const u of this.unwritten) {
-      bytes += u.bytes;
-      for (const b of u.buffers) this.memory.release(b);
-    }
-    this.dir.noteWritten(bytes, false);
+    this.dir.noteWritten(this.pendingBytes + this.failed.drop(), false);
     this.pending = [];
     this.pendingBytes = 0;
-    this.unwritten = [];
   }
 
   private fail(err: unknown): BraidError {
@@ -482,7 +411,7 @@ export class PartitionWriter implements SlotHolder {
             cause: err,
           });
       // A failed write already told its directory (full or failed).
-      if (err !== this.writeError) this.dir.markFailed(this.failure);
+      if (err !== this.failed.error) this.dir.markFailed(this.failure);
       this.dropPending();
     }
     return this.failure;
