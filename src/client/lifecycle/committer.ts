@@ -164,7 +164,7 @@ export class Committer {
         const e = asBraidError(err);
         const pause = Math.min(COMMIT_BACKOFF_MS * 2 ** attempt, COMMIT_BACKOFF_MAX_MS);
         if (!e.retriable || performance.now() + pause >= deadline) {
-          this.log.warn({ shuffleId, worker, tries: attempt + 1, files: files.length, code: e.code, err: e.message }, 'commit: worker is gone, its copies count as not committed');
+          this.log.warn({ shuffleId, worker, tries: attempt + 1, files: files.length, code: e.code, err: e.message }, e.retriable ? 'commit: worker stayed unreachable, its copies count as not committed' : 'commit: worker refused the commit, its copies count as not committed');
           return [];
         }
         if (attempt === 0) this.log.warn({ shuffleId, worker, code: e.code, err: e.message }, 'commit: worker did not answer, asking again with backoff');
