@@ -37,6 +37,7 @@ function workerOptions(c: Omit<WorkerConfig, 'master'>) {
     maxChunksInFlight: c.maxChunksInFlight,
     essIndexCacheBytes: c.essIndexCacheBytes,
     essMaxChunksBeingTransferred: c.essMaxChunksBeingTransferred,
+    essLocalDirRoots: [...c.essLocalDirRoots],
     heartbeatIntervalMs: c.heartbeatInterval,
     authToken: c.authToken,
   };

@@ -61,6 +61,7 @@ export function disk(freeBytes = 1e12, healthy = true, path = '/data/0'): DiskIn
 export class FakeWorker {
   readonly address: Address;
   activeShuffleKeys: string[] = [];
+  essAppIds: string[] = [];
   /** Files held per shuffle key, reported with the heartbeat (0 when absent). */
   slots = new Map<string, number>();
   disks: DiskInfo[] = [disk()];
@@ -81,12 +82,13 @@ export class FakeWorker {
     return this.conn.call(RegisterWorker, { address: this.address, disks: this.disks });
   }
 
-  heartbeat(): Promise<{ registered: boolean; expiredShuffleKeys: string[] }> {
+  heartbeat(): Promise<{ registered: boolean; expiredShuffleKeys: string[]; expiredAppIds: string[] }> {
     return this.conn.call(WorkerHeartbeat, {
       address: this.address,
       disks: this.disks,
       activeShuffleKeys: this.activeShuffleKeys,
       shuttingDown: this.shuttingDown,
+      essAppIds: this.essAppIds,
       shuffleSlots: this.activeShuffleKeys.map((k) => this.slots.get(k) ?? 0),
     });
   }

@@ -96,9 +96,15 @@ export class Proc {
 const procs = new Set<Proc>();
 const dirs = new Set<string>();
 
+/** Who a child runs as, when not as this process's user. */
+export interface RunAs {
+  uid: number;
+  gid: number;
+}
+
 /** Starts `node <args>` in the repository root. */
-export function start(args: string[], label = args.slice(0, 2).join(' '), env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+export function start(args: string[], label = args.slice(0, 2).join(' '), env: Record<string, string> = {}, as?: RunAs): Proc {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'], ...as });
   const p = new Proc(child, label);
   procs.add(p);
   void p.exited.then(() => procs.delete(p));
@@ -106,8 +112,8 @@ export function start(args: string[], label = args.slice(0, 2).join(' '), env: R
 }
 
 /** Runs `node <args>` to the end; SIGKILLs it and fails after `timeoutMs`. */
-export async function run(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<Exit & { stdout: string; stderr: string }> {
-  const p = start(args, args.slice(0, 2).join(' '), env);
+export async function run(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}, as?: RunAs): Promise<Exit & { stdout: string; stderr: string }> {
+  const p = start(args, args.slice(0, 2).join(' '), env, as);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), timeoutMs)));
   const result = await Promise.race([p.exited, late]);

@@ -34,6 +34,12 @@ export interface LifecycleManagerOptions {
   /** Timeout of each call to the master or a worker. Default 60000. */
   rpcTimeoutMs?: number;
   /**
+   * How long the stage-end commit keeps asking a worker that does not answer
+   * (timeouts, lost connections), with backoff, before that worker counts as
+   * gone and its copies as not committed. Default 30000.
+   */
+  commitRetryMs?: number;
+  /**
    * How long a call to the master looks for a leader (during a failover, or
    * while etcd is unreachable) before it fails with
    * BRAID_ERR_MASTER_UNAVAILABLE. Default 30000: longer than a lease TTL plus
@@ -58,6 +64,7 @@ export interface ResolvedLifecycleManagerOptions {
   onUnregisterAllMapOutput: ((shuffleId: number) => void) | undefined;
   reviveBatchWindowMs: number;
   rpcTimeoutMs: number;
+  commitRetryMs: number;
   masterFailoverTimeoutMs: number;
 }
 
@@ -73,6 +80,7 @@ export const LIFECYCLE_DEFAULTS = {
   authToken: '',
   reviveBatchWindowMs: 5,
   rpcTimeoutMs: 60_000,
+  commitRetryMs: 30_000,
   masterFailoverTimeoutMs: 30_000,
 } as const;
 
@@ -138,6 +146,7 @@ export function resolveLifecycleOptions(options: LifecycleManagerOptions): Resol
     onUnregisterAllMapOutput: callback,
     reviveBatchWindowMs: integer('reviveBatchWindowMs', options.reviveBatchWindowMs ?? d.reviveBatchWindowMs, 0, MAX_TIMER_MS),
     rpcTimeoutMs: integer('rpcTimeoutMs', options.rpcTimeoutMs ?? d.rpcTimeoutMs, 1, MAX_TIMER_MS),
+    commitRetryMs: integer('commitRetryMs', options.commitRetryMs ?? d.commitRetryMs, 0, MAX_TIMER_MS),
     masterFailoverTimeoutMs: integer('masterFailoverTimeoutMs', options.masterFailoverTimeoutMs ?? d.masterFailoverTimeoutMs, 0, MAX_TIMER_MS),
   };
 }

@@ -95,13 +95,13 @@ export class MasterService {
     }
     const now = this.now();
     const w = this.workers.heartbeat(req, now, this.grace.active);
-    if (w === undefined) return { registered: false, expiredShuffleKeys: [] };
+    if (w === undefined) return { registered: false, expiredShuffleKeys: [], expiredAppIds: [] };
     this.grace.workerSeen(w.key);
     // What the worker holds is at least what the ledger should count: a new leader learns the old leader's grants so.
     req.activeShuffleKeys.forEach((key, i) => {
       if (this.apps.isLive(key)) this.ledger.atLeast(key, w.key, req.shuffleSlots[i]!);
     });
-    return { registered: true, expiredShuffleKeys: this.apps.expiredAmong(req.activeShuffleKeys, now) };
+    return { registered: true, expiredShuffleKeys: this.apps.expiredAmong(req.activeShuffleKeys, now), expiredAppIds: this.apps.expiredAppsAmong(req.essAppIds) };
   }
 
   requestSlots(req: RequestOf<typeof RequestSlots>): ResponseOf<typeof RequestSlots> {
@@ -143,7 +143,7 @@ export class MasterService {
   sweep(): void {
     const now = this.now();
     for (const w of this.workers.sweep(now)) trace('worker %s lost: silent for %d ms', w.key, now - w.lastSeen);
-    for (const appId of this.apps.sweep(now, this.workers.reportedKeys(now))) trace('application %s expired', appId);
+    for (const appId of this.apps.sweep(now, this.workers.reportedKeys(now), this.workers.reportedEssApps(now))) trace('application %s expired', appId);
   }
 
   status(): ServiceStatus {

@@ -22,6 +22,10 @@ export interface MasterLinkOptions {
   shuttingDown(): boolean;
   /** Shuffles the master says are gone (unregistered or their application expired). */
   onExpired(keys: string[]): Promise<void>;
+  /** Applications with executors in the external shuffle service. */
+  essAppIds(): string[];
+  /** Applications among essAppIds() that the master has expired. */
+  onAppsExpired(appIds: string[]): Promise<void>;
 }
 
 /**
@@ -101,14 +105,21 @@ export class MasterLink {
         this.registered = true;
       }
       const held = o.activeShuffles();
-      const beat = { address: o.self, disks, activeShuffleKeys: held.keys, shuffleSlots: held.slots, shuttingDown: o.shuttingDown() };
-      const res = await this.master.call(WorkerHeartbeat, beat);
+      const res = await this.master.call(WorkerHeartbeat, {
+        address: o.self,
+        disks,
+        activeShuffleKeys: held.keys,
+        shuttingDown: o.shuttingDown(),
+        essAppIds: o.essAppIds(),
+        shuffleSlots: held.slots,
+      });
       if (!res.registered) {
         this.registered = false;
         this.adopt(await this.master.call(RegisterWorker, { address: o.self, disks }));
         this.registered = true;
       }
       if (res.expiredShuffleKeys.length > 0) await o.onExpired(res.expiredShuffleKeys);
+      if (res.expiredAppIds.length > 0) await o.onAppsExpired(res.expiredAppIds);
     } catch (err) {
       trace('heartbeat to master failed: %s', asBraidError(err).message);
     }
