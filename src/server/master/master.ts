@@ -88,7 +88,7 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
   });
   const address = server.address;
   const published = publishedAddress(address, opts);
-  const tenure = new Tenure(opts, published, componentLogger('master', { master: addressKey(published) }));
+  const tenure = await Tenure.start(opts, published, componentLogger('master', { master: addressKey(published) }));
   const { leadership } = tenure;
   const status = (): MasterStatus => ({
     ...tenure.serviceStatus(),

@@ -6,7 +6,7 @@
  * and drops it when it steps down; while it leads it publishes the roster
  * of live workers for its successor.
  */
-import { EtcdElection } from '../../ha/etcd-election.js';
+import type { EtcdElection } from '../../ha/etcd-election.js';
 import { AloneLeadership, notLeading, type Leadership } from '../../ha/leadership.js';
 import type { Logger } from '../../log/index.js';
 import { addressKey, asBraidError, type Address } from '../../protocol/index.js';
@@ -15,34 +15,39 @@ import { MasterService } from './service.js';
 import { idleStatus, type ServiceStatus } from './status.js';
 
 export class Tenure {
-  readonly leadership: Leadership;
   private service: MasterService | undefined;
-  private readonly election: EtcdElection | undefined;
   /** The roster last written, to write it again only when it changes. */
   private lastRoster: string | undefined;
 
-  constructor(
+  private constructor(
     private readonly opts: ResolvedMasterOptions,
     private readonly published: Address,
     private readonly log: Logger,
-  ) {
+    readonly leadership: Leadership,
+    private readonly election: EtcdElection | undefined,
+  ) {}
+
+  /** A master alone, or a candidate in the etcd election (which starts campaigning at once). */
+  static async start(opts: ResolvedMasterOptions, published: Address, log: Logger): Promise<Tenure> {
     const self = addressKey(published);
     if (opts.etcd.length === 0) {
-      this.leadership = new AloneLeadership(self);
-      this.service = new MasterService(opts, published);
-      return;
+      const alone = new Tenure(opts, published, log, new AloneLeadership(self), undefined);
+      alone.service = new MasterService(opts, published);
+      return alone;
     }
+    // The etcd client (gRPC) takes about half a second to load: only masters that use it pay for it.
+    const { EtcdElection } = await import('../../ha/etcd-election.js');
     const election = new EtcdElection({ endpoints: opts.etcd, prefix: `/braid/${opts.clusterName}/`, ttlSeconds: opts.leaseTtlMs / 1000, self, log });
-    election.on('elected', () => this.elected(election));
+    const tenure = new Tenure(opts, published, log, election, election);
+    election.on('elected', () => tenure.elected(election));
     election.on('stepped-down', () => {
       // Slot requests held by the grace period are answered (refused) at once.
-      this.service?.grace.end();
-      this.service = undefined;
+      tenure.service?.grace.end();
+      tenure.service = undefined;
     });
-    this.election = election;
-    this.leadership = election;
     log.info({ etcd: opts.etcd, cluster: opts.clusterName, leaseTtlMs: opts.leaseTtlMs }, 'master is a candidate for leader');
     election.start();
+    return tenure;
   }
 
   /** The leader's service, or the refusal naming the leader. Asked on every request: a lease can lapse between events. */
