@@ -14,7 +14,12 @@ export type SlotStrategy = 'roundrobin' | 'loadaware';
 
 /** Options every server role has. */
 export interface CommonConfig {
+  /** The address to listen on; 0.0.0.0 = every interface. */
   readonly host: string;
+  /** The host peers are told to connect to; '' = `host` (see src/transport/advertise.ts). */
+  readonly advertiseHost: string;
+  /** Advertise this network interface's address instead; '' = not used. */
+  readonly advertiseInterface: string;
   /** 0 = any free port. */
   readonly port: number;
   /** Metrics and status HTTP port; -1 = off, 0 = any free port. */
@@ -25,6 +30,12 @@ export interface CommonConfig {
   readonly authToken: string;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
+  /** Milliseconds between pings on an idle connection. */
+  readonly pingInterval: number;
+  /** Milliseconds without a frame after which a connection is closed as dead. */
+  readonly deadPeerTimeout: number;
+  /** Milliseconds to open a connection to a peer. */
+  readonly connectTimeout: number;
 }
 
 export interface MasterConfig extends CommonConfig {
@@ -54,9 +65,13 @@ export interface WorkerConfig extends CommonConfig {
   readonly maxChunksInFlight: number;
   readonly essIndexCacheBytes: number;
   readonly essMaxChunksBeingTransferred: number;
+  /** Milliseconds a graceful stop waits for the commits of the shuffles held here. */
+  readonly drainTimeout: number;
+  /** Milliseconds a decommission serves reads at most before the worker exits anyway. */
+  readonly decommissionTimeout: number;
 }
 
-export interface StandaloneConfig extends MasterConfig, Omit<WorkerConfig, 'master'> {
+export interface StandaloneConfig extends MasterConfig, Omit<WorkerConfig, 'master' | 'drainTimeout' | 'decommissionTimeout'> {
   readonly workers: number;
   /** '' = a new temporary directory. */
   readonly dataDir: string;
@@ -64,7 +79,17 @@ export interface StandaloneConfig extends MasterConfig, Omit<WorkerConfig, 'mast
 }
 
 const common: OptionTable<CommonConfig> = {
-  host: { kind: 'string', default: '127.0.0.1', description: 'Interface to listen on.' },
+  host: { kind: 'string', default: '127.0.0.1', description: 'Address to listen on; 0.0.0.0 listens on every interface (then set advertiseHost).' },
+  advertiseHost: {
+    kind: 'string',
+    default: '',
+    description: 'Host peers are told to connect to; empty = host. Never a wildcard, nor loopback when peers are on other hosts.',
+  },
+  advertiseInterface: {
+    kind: 'string',
+    default: '',
+    description: 'Advertise the address of this network interface (e.g. eth0) instead of advertiseHost.',
+  },
   port: { kind: 'int', default: 0, min: 0, max: 65535, description: 'Port for the Braid protocol; 0 picks a free one.' },
   httpPort: {
     kind: 'int',
@@ -82,6 +107,14 @@ const common: OptionTable<CommonConfig> = {
   },
   logLevel: { kind: 'enum', values: LOG_LEVELS, default: 'info', description: 'Operational log level (logs go to stderr).' },
   logFormat: { kind: 'enum', values: LOG_FORMATS, default: 'text', description: 'Log lines as plain text or as one JSON object per line.' },
+  pingInterval: { kind: 'duration', default: 1000, min: 1, description: 'An idle connection sends a ping this often; the answer proves the peer alive.' },
+  deadPeerTimeout: {
+    kind: 'duration',
+    default: 5000,
+    min: 2,
+    description: 'A connection that receives nothing, not even a pong, for this long is closed as dead (a host cut off says nothing).',
+  },
+  connectTimeout: { kind: 'duration', default: 5000, min: 1, description: 'Opening a connection to a peer, handshake included.' },
 };
 
 const masterOnly: Omit<OptionTable<MasterConfig>, keyof CommonConfig> = {
@@ -110,7 +143,7 @@ const masterOnly: Omit<OptionTable<MasterConfig>, keyof CommonConfig> = {
   },
 };
 
-const workerStorage: Omit<OptionTable<WorkerConfig>, keyof CommonConfig | 'master' | 'dataDirs'> = {
+const workerStorage: Omit<OptionTable<WorkerConfig>, keyof CommonConfig | 'master' | 'dataDirs' | 'drainTimeout' | 'decommissionTimeout'> = {
   memoryLimit: {
     kind: 'size',
     default: GIB,
@@ -188,6 +221,18 @@ const workerOptions: OptionTable<WorkerConfig> = {
   master: { kind: 'address', description: 'Address of the master (required).' },
   dataDirs: { kind: 'list', description: 'Directories to store partition files in, one per disk (required).' },
   ...workerStorage,
+  drainTimeout: {
+    kind: 'duration',
+    default: 30_000,
+    min: 0,
+    description: 'On SIGTERM, wait at most this long for the commits of the shuffles held here before stopping.',
+  },
+  decommissionTimeout: {
+    kind: 'duration',
+    default: 6 * 3600_000,
+    min: 0,
+    description: 'A decommissioned worker serves reads until its shuffles are gone, or this long at most, then exits.',
+  },
 };
 
 const standaloneOptions: OptionTable<StandaloneConfig> = {
@@ -207,13 +252,23 @@ const standaloneOptions: OptionTable<StandaloneConfig> = {
   },
 };
 
+function checkLiveness(c: CommonConfig, check: CrossCheck<CommonConfig>): void {
+  if (c.deadPeerTimeout < 2 * c.pingInterval) {
+    check.fail('deadPeerTimeout', `must be at least twice ${check.show('pingInterval')}, or a healthy idle connection could be declared dead`);
+  }
+  if (c.advertiseHost !== '' && c.advertiseInterface !== '') {
+    check.fail('advertiseHost', `cannot be combined with ${check.show('advertiseInterface')}; set only one of them`);
+  }
+}
+
 function checkMaster(c: MasterConfig, check: CrossCheck<MasterConfig>): void {
+  checkLiveness(c, check);
   if (c.heartbeatInterval >= c.workerTimeout) {
     check.fail('heartbeatInterval', `must be shorter than ${check.show('workerTimeout')}`);
   }
 }
 
-type StorageConfig = Omit<WorkerConfig, 'master'>;
+type StorageConfig = Omit<WorkerConfig, 'master' | 'drainTimeout' | 'decommissionTimeout'>;
 
 function checkStorage(c: StorageConfig, check: CrossCheck<StorageConfig>): void {
   if (c.lowWatermark >= 1) {
@@ -236,7 +291,10 @@ export const masterSchema: ConfigSchema<MasterConfig> = {
 export const workerSchema: ConfigSchema<WorkerConfig> = {
   role: 'worker',
   options: workerOptions,
-  validate: checkStorage,
+  validate(c, check) {
+    checkLiveness(c, check);
+    checkStorage(c, check);
+  },
 };
 
 export const standaloneSchema: ConfigSchema<StandaloneConfig> = {

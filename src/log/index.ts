@@ -3,6 +3,7 @@ export {
   configureLogging,
   rootLogger,
   componentLogger,
+  moduleLogger,
   LOG_LEVELS,
   LOG_FORMATS,
   REDACT_PATHS,

@@ -1,5 +1,5 @@
 import { createMetrics, startHttpServer, type HttpServerHandle, type Metrics } from '../metrics/index.js';
-import type { MasterConfig, StandaloneConfig, WorkerConfig } from '../config/index.js';
+import type { CommonConfig, MasterConfig, StandaloneConfig, WorkerConfig } from '../config/index.js';
 import { addressKey } from '../protocol/index.js';
 import { startMaster, type MasterHandle } from './master/index.js';
 import { startStandalone } from './standalone.js';
@@ -9,22 +9,40 @@ import { observeRpc, promWorkerMetrics, startWorker, type WorkerHandle } from '.
 export interface RunningRole {
   ready: Record<string, string | string[]>;
   close(): Promise<void>;
+  /** Takes the role out of service (workers: SIGUSR2 or the admin RPC). */
+  decommission?(): void;
+  /** Resolves when the role stopped by itself (a worker at the end of its decommission). */
+  stopped?: Promise<void>;
+}
+
+/** What every role passes on: where it listens and advertises, and how it finds dead peers. */
+function commonOptions(c: CommonConfig) {
+  return {
+    host: c.host,
+    advertiseHost: c.advertiseHost,
+    advertiseInterface: c.advertiseInterface,
+    authToken: c.authToken,
+    pingIntervalMs: c.pingInterval,
+    deadPeerTimeoutMs: c.deadPeerTimeout,
+    connectTimeoutMs: c.connectTimeout,
+  };
 }
 
 function masterOptions(c: MasterConfig) {
   return {
+    ...commonOptions(c),
     port: c.port,
     workerTimeoutMs: c.workerTimeout,
     appTimeoutMs: c.appTimeout,
     heartbeatIntervalMs: c.heartbeatInterval,
     slotStrategy: c.slotStrategy,
     replicate: c.replicate,
-    authToken: c.authToken,
   };
 }
 
-function workerOptions(c: Omit<WorkerConfig, 'master'>) {
+function workerOptions(c: Omit<WorkerConfig, 'master' | 'drainTimeout' | 'decommissionTimeout'>) {
   return {
+    ...commonOptions(c),
     memoryLimit: c.memoryLimit,
     lowWatermark: c.lowWatermark,
     replicaWatermark: c.replicaWatermark,
@@ -38,7 +56,6 @@ function workerOptions(c: Omit<WorkerConfig, 'master'>) {
     essIndexCacheBytes: c.essIndexCacheBytes,
     essMaxChunksBeingTransferred: c.essMaxChunksBeingTransferred,
     heartbeatIntervalMs: c.heartbeatInterval,
-    authToken: c.authToken,
   };
 }
 
@@ -79,17 +96,18 @@ async function http(host: string, port: number, metrics: Metrics[], status: () =
   }
 }
 
-function withHttp(ready: Record<string, string | string[]>, h: HttpServerHandle | undefined) {
-  return h ? { ...ready, http: addressKey(h.address) } : ready;
+/** The ready line's `http`, on the host the role advertises (its listen address may be a wildcard). */
+function withHttp(ready: Record<string, string | string[]>, advertised: string, h: HttpServerHandle | undefined) {
+  return h ? { ...ready, http: addressKey({ host: advertised, port: h.address.port }) } : ready;
 }
 
 export async function runMaster(c: MasterConfig): Promise<RunningRole> {
   const metrics = createMetrics('master');
-  const master = await startMaster({ ...masterOptions(c), host: c.host }, { observeRpc: (method, s) => observeRpc(metrics, method, s) });
+  const master = await startMaster(masterOptions(c), { observeRpc: (method, s) => observeRpc(metrics, method, s) });
   watchMaster(metrics, master);
   const h = await http(c.host, c.httpPort, [metrics], () => master.status(), () => master.close());
   return {
-    ready: withHttp({ master: addressKey(master.address) }, h),
+    ready: withHttp({ master: addressKey(master.address) }, master.address.host, h),
     async close() {
       await h?.close();
       await master.close();
@@ -99,14 +117,30 @@ export async function runMaster(c: MasterConfig): Promise<RunningRole> {
 
 export async function runWorker(c: WorkerConfig): Promise<RunningRole> {
   const metrics = createMetrics('worker');
-  const worker = await startWorker({ ...workerOptions(c), host: c.host, port: c.port, master: c.master, dataDirs: [...c.dataDirs] }, { metrics: promWorkerMetrics(metrics) });
+  const worker = await startWorker(
+    {
+      ...workerOptions(c),
+      port: c.port,
+      master: c.master,
+      dataDirs: [...c.dataDirs],
+      drainTimeoutMs: c.drainTimeout,
+      decommissionTimeoutMs: c.decommissionTimeout,
+    },
+    { metrics: promWorkerMetrics(metrics) },
+  );
   watchWorker(metrics, worker);
   const h = await http(c.host, c.httpPort, [metrics], () => worker.status(), () => worker.close());
+  const stopHttp = (async () => {
+    await worker.stopped;
+    await h?.close();
+  })();
   return {
-    ready: withHttp({ worker: addressKey(worker.address) }, h),
+    ready: withHttp({ worker: addressKey(worker.address) }, worker.address.host, h),
+    decommission: () => void worker.decommission(),
+    stopped: stopHttp,
     async close() {
-      await h?.close();
       await worker.close();
+      await stopHttp;
     },
   };
 }
@@ -120,6 +154,8 @@ export async function runStandalone(c: StandaloneConfig): Promise<RunningRole> {
     dataDir: c.dataDir,
     dataDirs: c.dataDirs,
     host: c.host,
+    advertiseHost: c.advertiseHost,
+    advertiseInterface: c.advertiseInterface,
     master: masterOptions(c),
     worker: workerOptions(c),
     masterDeps: { observeRpc: (method, s) => observeRpc(masterMetrics, method, s) },
@@ -140,6 +176,7 @@ export async function runStandalone(c: StandaloneConfig): Promise<RunningRole> {
   return {
     ready: withHttp(
       { master: addressKey(cluster.masterAddress), workers: cluster.workers.map((w) => addressKey(w.address)), dataDir: cluster.dataDir, dataDirs: [...cluster.dataDirs] },
+      cluster.masterAddress.host,
       h,
     ),
     async close() {

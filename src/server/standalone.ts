@@ -15,9 +15,12 @@ export interface StandaloneOptions {
    * `<disk>/worker-i` on every one of them. Not removed on close.
    */
   dataDirs?: readonly string[];
+  /** Where the master and every worker listen, and what they advertise (see transport/advertise.ts). */
   host?: string;
-  master?: Omit<MasterOptions, 'host'>;
-  worker?: Omit<WorkerOptions, 'host' | 'master' | 'dataDirs'>;
+  advertiseHost?: string;
+  advertiseInterface?: string;
+  master?: Omit<MasterOptions, 'host' | 'advertiseHost' | 'advertiseInterface'>;
+  worker?: Omit<WorkerOptions, 'host' | 'advertiseHost' | 'advertiseInterface' | 'master' | 'dataDirs'>;
   /** Dependencies of each worker (its metrics), asked once per worker. */
   masterDeps?: MasterDeps;
   workerDeps?: () => WorkerDeps;
@@ -45,11 +48,14 @@ export async function startStandalone(options: StandaloneOptions = {}): Promise<
   let master: MasterHandle | undefined;
   const workers: WorkerHandle[] = [];
   try {
-    master = await startMaster({ ...options.master, host }, options.masterDeps);
+    const where = { host, advertiseHost: options.advertiseHost, advertiseInterface: options.advertiseInterface };
+    master = await startMaster({ ...options.master, ...where }, options.masterDeps);
     for (let i = 0; i < count; i++) {
       const dirs = roots.map((root) => join(root, `worker-${i}`));
       for (const dir of dirs) await mkdir(dir, { recursive: true });
-      workers.push(await startWorker({ diskReserve: 0, ...options.worker, host, master: master.address, dataDirs: dirs }, options.workerDeps?.()));
+      // The whole cluster stops together: no application is left to commit what a worker would wait for.
+      const worker = { diskReserve: 0, drainTimeoutMs: 0, ...options.worker, ...where };
+      workers.push(await startWorker({ ...worker, master: master.address, dataDirs: dirs }, options.workerDeps?.()));
     }
   } catch (err) {
     await Promise.all(workers.map((w) => w.close()));

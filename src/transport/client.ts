@@ -3,6 +3,9 @@ import { BraidError, ErrorCodes, MessageType, PROTOCOL_VERSION, toErrorCode, typ
 import { Connection, DEFAULT_CONNECTION_OPTIONS, type ConnectionOptions } from './connection.js';
 import { awaitHandshakeFrame, versionError } from './handshake.js';
 
+/** A live host on a real network accepts within milliseconds; a host that is cut off never answers. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+
 export interface ConnectOptions {
   role: Role;
   appId?: string;
@@ -14,7 +17,7 @@ export interface ConnectOptions {
 /** Opens a connection and completes the handshake; resolves once the server has accepted it. */
 export async function connect(address: Address, options: ConnectOptions): Promise<Connection> {
   const connOptions: ConnectionOptions = { ...DEFAULT_CONNECTION_OPTIONS, ...options.connection };
-  const timeoutMs = options.connectTimeoutMs ?? 10_000;
+  const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const socket = netConnect({ host: address.host, port: address.port });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {

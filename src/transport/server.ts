@@ -8,6 +8,8 @@ const trace = debuglog('braid:transport');
 
 export interface ServerOptions {
   host?: string;
+  /** The host peers are told (see advertise.ts); default `host`. */
+  advertiseHost?: string;
   port?: number;
   role: Role;
   /** Called for every request on every accepted connection. */
@@ -52,7 +54,7 @@ export class TransportServer {
   get address(): Address {
     const a = this.server.address();
     if (a === null || typeof a === 'string') throw new BraidError(ErrorCodes.INTERNAL, 'server is not listening on TCP');
-    return { host: this.options.host ?? '127.0.0.1', port: a.port };
+    return { host: this.options.advertiseHost ?? this.options.host ?? '127.0.0.1', port: a.port };
   }
 
   private accept(socket: Socket): void {

@@ -251,6 +251,19 @@ export class Cluster {
     return this.master.address;
   }
 
+  /**
+   * Starts a worker again on the address and data directory of `old` (which
+   * must have exited): a restart, as an operator's rolling restart does it.
+   */
+  async restartWorker(old: ServerProcess, extraArgs: string[] = []): Promise<ServerProcess> {
+    if (old.alive) throw new Error(`worker ${old.address} is still running`);
+    if (old.dataDir === undefined) throw new Error(`worker ${old.address} has no data directory of its own`);
+    const port = old.address.slice(old.address.lastIndexOf(':') + 1);
+    const w = await ServerProcess.start('worker', [...WORKER_DEFAULT_ARGS, '--master', this.master.address, '--data-dirs', old.dataDir, '--port', port, ...extraArgs], old.dataDir);
+    this.workers[this.workers.indexOf(old)] = w;
+    return w;
+  }
+
   /** The worker listening on `address` ('host:port'). */
   worker(address: string): ServerProcess {
     const w = this.workers.find((x) => x.address === address);

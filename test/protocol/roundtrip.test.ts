@@ -171,13 +171,13 @@ describe('validateMergedOffsets', () => {
 });
 
 describe('control methods', () => {
-  it('METHODS covers ids 1..19 exactly once, and methodById finds each', () => {
+  it('METHODS covers ids 1..20 exactly once, and methodById finds each', () => {
     const ids = METHODS.map((m) => m.id).sort((a, b) => a - b);
-    expect(ids).toEqual(Array.from({ length: 19 }, (_, i) => i + 1));
+    expect(ids).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(new Set(METHODS.map((m) => m.name)).size).toBe(METHODS.length);
     for (const m of METHODS) expect(methodById(m.id)).toBe(m);
     expect(methodById(0)).toBeUndefined();
-    expect(methodById(20)).toBeUndefined();
+    expect(methodById(21)).toBeUndefined();
   });
 
   it('the sample table has one entry per method, each with requests and responses', () => {

@@ -18,6 +18,7 @@ import {
   GetEssMetrics,
   GetReducerFileGroup,
   GetStatus,
+  DecommissionWorker,
   MapperEnd,
   MessageType,
   Mode,
@@ -413,6 +414,11 @@ export const CONTROL_SAMPLES: readonly ControlSample[] = [
     GetStatus,
     [{}],
     [{ json: Buffer.from(JSON.stringify({ workers: [worker1, worker3], applications: ['app-Ω'] }), 'utf8') }, { json: Buffer.alloc(0) }],
+  ),
+  control(
+    DecommissionWorker,
+    [{}],
+    [{ json: Buffer.from(JSON.stringify({ state: 'decommissioning', waitingFor: { what: 'shuffles', shuffles: [{ key: 'app-1-0', files: 8, uncommitted: 0 }] } }), 'utf8') }],
   ),
   control(
     RegisterExecutor,

@@ -49,6 +49,10 @@ export class AppRegistry {
   ) {}
 
   /** Records a sign of life from `appId`, creating the application if needed. */
+  has(appId: string): boolean {
+    return this.apps.has(appId);
+  }
+
   touch(appId: string, now: number): AppEntry {
     let app = this.apps.get(appId);
     if (app === undefined) {

@@ -1,3 +1,4 @@
+import { componentLogger } from '../../log/index.js';
 import {
   ApplicationHeartbeat,
   BraidError,
@@ -9,9 +10,20 @@ import {
   Role,
   UnregisterShuffle,
   WorkerHeartbeat,
+  addressKey,
   type Address,
 } from '../../protocol/index.js';
-import { RpcRouter, TransportServer, checkApplication, checkRole, clusterAuthenticator, type Connection, type InboundRequest } from '../../transport/index.js';
+import {
+  RpcRouter,
+  TransportServer,
+  advertisedHost,
+  checkApplication,
+  checkRole,
+  clusterAuthenticator,
+  serverLiveness,
+  type Connection,
+  type InboundRequest,
+} from '../../transport/index.js';
 import { resolveMasterOptions, type MasterOptions } from './options.js';
 import { MasterService } from './service.js';
 import type { MasterStatus } from './status.js';
@@ -56,10 +68,13 @@ export interface MasterDeps {
 
 export async function startMaster(options: MasterOptions = {}, deps: MasterDeps = {}): Promise<MasterHandle> {
   const opts = resolveMasterOptions(options);
+  const advertise = advertisedHost(opts, { role: 'master' });
   const router = new RpcRouter(deps.observeRpc);
   const server = await TransportServer.listen({
     host: opts.host,
+    advertiseHost: advertise,
     port: opts.port,
+    connection: serverLiveness(opts),
     role: Role.Master,
     authenticate: clusterAuthenticator(opts.authToken),
     onRequest(message, conn) {
@@ -75,7 +90,12 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
     });
   });
   const address = server.address;
-  const service = new MasterService(opts, address);
+  const log = componentLogger('master', { master: addressKey(address) });
+  log.info(
+    { listen: `${opts.host}:${address.port}`, advertised: addressKey(address), workerTimeoutMs: opts.workerTimeoutMs, appTimeoutMs: opts.appTimeoutMs },
+    'master listening',
+  );
+  const service = new MasterService(opts, address, log);
   router
     .on(RegisterWorker, (req, conn) => {
       checkRole(conn, WORKER_ROLES, 'RegisterWorker');
@@ -110,6 +130,7 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
       closing ??= (async () => {
         clearInterval(timer);
         await server.close();
+        log.info('master stopped');
       })();
       return closing;
     },

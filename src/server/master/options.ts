@@ -1,10 +1,15 @@
 import { BraidError, ErrorCodes } from '../../protocol/index.js';
+import { DEFAULT_LIVENESS, checkLiveness } from '../../transport/index.js';
 
 export type SlotStrategyName = 'roundrobin' | 'loadaware';
 
 export interface MasterOptions {
-  /** Interface to listen on. */
+  /** The address to listen on (0.0.0.0: every interface). */
   host?: string;
+  /** The host the master advertises (status, ready line); default `host` (see transport/advertise.ts). */
+  advertiseHost?: string;
+  /** Or: advertise the address of this network interface. */
+  advertiseInterface?: string;
   /** TCP port; 0 picks a free one (read it from `MasterHandle.address`). */
   port?: number;
   /** A worker silent for longer than this is marked lost and gets no new slots. */
@@ -26,12 +31,20 @@ export interface MasterOptions {
   authToken?: string;
   /** Clock in milliseconds; tests may pass their own. */
   now?: () => number;
+  /** Idle connections send a ping this often. */
+  pingIntervalMs?: number;
+  /** A connection silent (not even a pong) this long is closed as dead. */
+  deadPeerTimeoutMs?: number;
+  /** Kept for symmetry with the other roles: the master opens no connections today. */
+  connectTimeoutMs?: number;
 }
 
 export type ResolvedMasterOptions = Required<MasterOptions>;
 
 export const MASTER_DEFAULTS: ResolvedMasterOptions = {
   host: '127.0.0.1',
+  advertiseHost: '',
+  advertiseInterface: '',
   port: 0,
   workerTimeoutMs: 30_000,
   appTimeoutMs: 60_000,
@@ -40,6 +53,7 @@ export const MASTER_DEFAULTS: ResolvedMasterOptions = {
   replicate: true,
   authToken: '',
   now: Date.now,
+  ...DEFAULT_LIVENESS,
 };
 
 const STRATEGIES: readonly SlotStrategyName[] = ['roundrobin', 'loadaware'];
@@ -88,5 +102,11 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
   if (typeof o.replicate !== 'boolean') throw configError(`options.replicate must be a boolean, got ${typeof o.replicate}`);
   if (typeof o.authToken !== 'string') throw configError(`options.authToken must be a string, got ${typeof o.authToken}`);
   if (typeof o.now !== 'function') throw configError(`options.now must be a function, got ${typeof o.now}`);
+  for (const k of ['advertiseHost', 'advertiseInterface'] as const) {
+    if (typeof o[k] !== 'string') throw configError(`options.${k} must be a string, got ${typeof o[k]}`);
+  }
+  checkLiveness(o, (option, problem) => {
+    throw configError(`options.${option}: ${problem}`);
+  });
   return o;
 }

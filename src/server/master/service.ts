@@ -1,4 +1,4 @@
-import { debuglog } from 'node:util';
+import { rootLogger, type Logger } from '../../log/index.js';
 import {
   BraidError,
   ErrorCodes,
@@ -19,7 +19,6 @@ import { SlotLedger } from './slot-ledger.js';
 import { buildStatus, type MasterStatus } from './status.js';
 import { WorkerRegistry, freeBytes } from './worker-registry.js';
 
-const trace = debuglog('braid:master');
 
 /** Upper bound on slots in one request: the answer must fit in one frame. */
 export const MAX_SLOTS_PER_REQUEST = 500_000;
@@ -51,6 +50,7 @@ export class MasterService {
   constructor(
     private readonly options: ResolvedMasterOptions,
     private readonly address: Address,
+    private readonly log: Logger = rootLogger().child({ role: 'master' }),
   ) {
     this.startedAt = options.now();
     this.workers = new WorkerRegistry(options.workerTimeoutMs);
@@ -65,16 +65,23 @@ export class MasterService {
 
   registerWorker(req: RequestOf<typeof RegisterWorker>): ResponseOf<typeof RegisterWorker> {
     checkAddress(req.address, 'RegisterWorker');
+    const before = this.workers.get(req.address);
+    const wasLost = before !== undefined && !this.workers.isAlive(before, this.now());
     const w = this.workers.register(req.address, req.disks, this.now());
-    trace('worker %s registered with %d disks', w.key, req.disks.length);
+    const fields = { worker: w.key, disks: req.disks.length, freeBytes: freeBytes(w) };
+    if (before === undefined) this.log.info(fields, 'worker registered');
+    else if (wasLost) this.log.info(fields, 'worker back: registered again after it was lost');
+    else this.log.info(fields, 'worker registered again (it restarted)');
     return { heartbeatIntervalMs: this.options.heartbeatIntervalMs };
   }
 
   workerHeartbeat(req: RequestOf<typeof WorkerHeartbeat>): ResponseOf<typeof WorkerHeartbeat> {
     checkAddress(req.address, 'WorkerHeartbeat');
     const now = this.now();
+    const leaving = this.workers.get(req.address)?.shuttingDown;
     const w = this.workers.heartbeat(req, now);
     if (w === undefined) return { registered: false, expiredShuffleKeys: [] };
+    if (w.shuttingDown && leaving === false) this.log.info({ worker: w.key, shuffles: req.activeShuffleKeys.length }, 'worker leaving service: no new slots for it');
     return { registered: true, expiredShuffleKeys: this.apps.expiredAmong(req.activeShuffleKeys, now) };
   }
 
@@ -88,7 +95,17 @@ export class MasterService {
     const candidates: Candidate[] = this.workers
       .candidates(excluded, now)
       .map((w) => ({ key: w.key, address: w.address, slots: this.ledger.workerSlots(w.key), freeBytes: freeBytes(w) }));
-    const { picks, spares } = allocateSlots(this.strategy, candidates, req.count, req.replicate && this.options.replicate);
+    let allocation: ReturnType<typeof allocateSlots>;
+    try {
+      allocation = allocateSlots(this.strategy, candidates, req.count, req.replicate && this.options.replicate);
+    } catch (err) {
+      this.log.warn(
+        { app: req.appId, shuffleId: req.shuffleId, count: req.count, candidates: candidates.length, excluded: [...excluded], reason: (err as Error).message },
+        'slots refused',
+      );
+      throw err;
+    }
+    const { picks, spares } = allocation;
     const key = `${req.appId}-${req.shuffleId}`;
     this.apps.slotsGranted(req.appId, req.shuffleId, now);
     for (const p of picks) {
@@ -103,6 +120,7 @@ export class MasterService {
 
   applicationHeartbeat(req: RequestOf<typeof ApplicationHeartbeat>): ResponseOf<typeof ApplicationHeartbeat> {
     checkAppId(req.appId, 'ApplicationHeartbeat');
+    if (!this.apps.has(req.appId)) this.log.info({ app: req.appId, shuffles: req.shuffleIds.length }, 'application registered');
     this.apps.heartbeat(req.appId, req.shuffleIds, this.now());
     return {};
   }
@@ -110,14 +128,19 @@ export class MasterService {
   unregisterShuffle(req: RequestOf<typeof UnregisterShuffle>): ResponseOf<typeof UnregisterShuffle> {
     checkAppId(req.appId, 'UnregisterShuffle');
     this.apps.unregisterShuffle(req.appId, req.shuffleId, this.now());
+    this.log.info({ app: req.appId, shuffleId: req.shuffleId }, 'shuffle unregistered: workers delete its files at their next heartbeat');
     return {};
   }
 
   /** Marks silent workers lost, expires silent applications, forgets expired keys no worker holds. */
   sweep(): void {
     const now = this.now();
-    for (const w of this.workers.sweep(now)) trace('worker %s lost: silent for %d ms', w.key, now - w.lastSeen);
-    for (const appId of this.apps.sweep(now, this.workers.reportedKeys(now))) trace('application %s expired', appId);
+    for (const w of this.workers.sweep(now)) {
+      this.log.warn({ worker: w.key, silentMs: now - w.lastSeen, shuffles: w.activeShuffleKeys.length }, 'worker lost: no heartbeat within workerTimeout; no new slots for it');
+    }
+    for (const appId of this.apps.sweep(now, this.workers.reportedKeys(now))) {
+      this.log.info({ app: appId, appTimeoutMs: this.options.appTimeoutMs }, 'application expired: no heartbeat within appTimeout; its shuffles are deleted on every worker');
+    }
   }
 
   status(): MasterStatus {

@@ -1,4 +1,5 @@
 import { rm, stat } from 'node:fs/promises';
+import type { Logger } from '../../log/index.js';
 import {
   BraidError,
   CommitFiles,
@@ -32,6 +33,13 @@ const RESERVE_CONCURRENCY = 16;
  * (idempotent), DestroySlots and UnregisterShuffle.
  */
 export class ControlHandlers {
+  /** Set while the worker leaves service (stop or decommission): new reservations are refused. */
+  refuseReservations = false;
+  /** CommitFiles calls being served: a stopping worker answers them before it closes. */
+  commitsInFlight = 0;
+  /** The worker's logger, once it listens. */
+  log: Logger | undefined;
+
   constructor(
     private readonly registry: ShuffleRegistry,
     private readonly dataDirs: DataDirs,
@@ -48,9 +56,14 @@ export class ControlHandlers {
         checkApplication(conn, req.appId);
         return this.reserve(req.appId, req.shuffleId, req.files, req.splitThreshold);
       })
-      .on(CommitFiles, (req, conn) => {
+      .on(CommitFiles, async (req, conn) => {
         checkApplication(conn, req.appId);
-        return this.commit(req.appId, req.shuffleId, req.files, req.mapAttempts);
+        this.commitsInFlight++;
+        try {
+          return await this.commit(req.appId, req.shuffleId, req.files, req.mapAttempts);
+        } finally {
+          this.commitsInFlight--;
+        }
       })
       .on(DestroySlots, async (req, conn) => {
         checkApplication(conn, req.appId);
@@ -60,7 +73,7 @@ export class ControlHandlers {
       })
       .on(UnregisterShuffle, async (req, conn) => {
         checkApplication(conn, req.appId);
-        await this.deleteShuffle(`${req.appId}-${req.shuffleId}`);
+        if (await this.deleteShuffle(`${req.appId}-${req.shuffleId}`)) this.log?.info({ shuffle: `${req.appId}-${req.shuffleId}` }, 'shuffle unregistered: its files are deleted');
         return {};
       });
   }
@@ -69,6 +82,7 @@ export class ControlHandlers {
   async reserve(appId: string, shuffleId: number, files: ReservedFile[], splitThreshold: number): Promise<Record<string, never>> {
     // Checked before the shuffle is registered: a refused appId must leave no entry behind.
     checkPathSegment(appId, 'appId');
+    if (this.refuseReservations) throw new BraidError(ErrorCodes.SHUTTING_DOWN, 'this worker is leaving service and takes no new slots');
     const shuffle = this.registry.getOrCreate(appId, shuffleId);
     const created: FileEntry[] = [];
     // Files are created RESERVE_CONCURRENCY at a time: one by one, a large registration waits on
@@ -192,14 +206,15 @@ export class ControlHandlers {
     }
   }
 
-  /** Deletes every file of a shuffle, its metadata and its cached chunks. */
-  async deleteShuffle(key: string): Promise<void> {
+  /** Deletes every file of a shuffle, its metadata and its cached chunks; false when it was not here. */
+  async deleteShuffle(key: string): Promise<boolean> {
     const shuffle = this.registry.delete(key);
-    if (shuffle === undefined) return;
+    if (shuffle === undefined) return false;
     await Promise.all([...shuffle.files.values()].map((e) => e.writer?.destroy()));
     // Cached chunks and sort indexes are keyed by path: a shuffle id used again must not find them.
     await Promise.all([...shuffle.files.values()].map((e) => (e.committed ? this.forgetFile(e.committed.path) : undefined)));
     await Promise.all([deleteShuffle(this.dataDirs, shuffle.appId, shuffle.shuffleId), this.meta.deleteShuffle(shuffle.appId, shuffle.shuffleId)]);
+    return true;
   }
 
   /** Rebuilds the committed files of a previous run from the metadata store. */

@@ -1,14 +1,17 @@
-import { debuglog } from 'node:util';
-import { RegisterWorker, Role, WorkerHeartbeat, asBraidError, type Address, type DiskInfo } from '../../protocol/index.js';
-import { ConnectionPool } from '../../transport/index.js';
+import type { Logger } from '../../log/index.js';
+import { RegisterWorker, Role, WorkerHeartbeat, addressKey, asBraidError, type Address, type DiskInfo } from '../../protocol/index.js';
+import { ConnectionPool, clientLiveness, type Connection, type Liveness } from '../../transport/index.js';
 
-const trace = debuglog('braid:worker');
+/** While the master stays unreachable, the warning is repeated at most this often. */
+export const UNREACHABLE_WARN_EVERY_MS = 30_000;
 
 export interface MasterLinkOptions {
   master: Address;
   self: Address;
   intervalMs: number;
   authToken: string;
+  connection: Liveness;
+  log: Logger;
   disks(): DiskInfo[] | Promise<DiskInfo[]>;
   activeShuffleKeys(): string[];
   shuttingDown(): boolean;
@@ -28,10 +31,14 @@ export class MasterLink {
   private registered = false;
   private beating: Promise<void> | undefined;
   private stopped = false;
+  /** Since when the master has not answered (0: it answers), and when that was last said. */
+  private unreachableSince = 0;
+  private warnedAt = 0;
+  private failures = 0;
 
   constructor(private readonly options: MasterLinkOptions) {
     this.intervalMs = options.intervalMs;
-    this.pool = new ConnectionPool({ role: Role.Worker, token: options.authToken, connection: { requestTimeoutMs: 10_000 } });
+    this.pool = new ConnectionPool({ role: Role.Worker, token: options.authToken, ...clientLiveness(options.connection, 10_000) });
   }
 
   get isRegistered(): boolean {
@@ -82,20 +89,49 @@ export class MasterLink {
     try {
       const conn = await this.pool.get(o.master);
       const disks = await o.disks();
-      if (!this.registered) {
-        this.adopt(await conn.call(RegisterWorker, { address: o.self, disks }));
-        this.registered = true;
-      }
+      if (!this.registered) await this.register(conn, disks, 'registered with the master');
       const res = await conn.call(WorkerHeartbeat, { address: o.self, disks, activeShuffleKeys: o.activeShuffleKeys(), shuttingDown: o.shuttingDown() });
+      this.reachable();
       if (!res.registered) {
         this.registered = false;
-        this.adopt(await conn.call(RegisterWorker, { address: o.self, disks }));
-        this.registered = true;
+        await this.register(conn, disks, 'the master did not know this worker (it restarted, or declared it lost): registered again');
       }
-      if (res.expiredShuffleKeys.length > 0) await o.onExpired(res.expiredShuffleKeys);
+      if (res.expiredShuffleKeys.length > 0) {
+        o.log.info({ shuffles: res.expiredShuffleKeys.slice(0, 20), count: res.expiredShuffleKeys.length }, 'deleting shuffles the master reports gone (unregistered or expired)');
+        await o.onExpired(res.expiredShuffleKeys);
+      }
     } catch (err) {
-      trace('heartbeat to master failed: %s', asBraidError(err).message);
+      this.unreachable(asBraidError(err).message);
     }
+  }
+
+  private async register(conn: Connection, disks: DiskInfo[], what: string): Promise<void> {
+    const o = this.options;
+    this.adopt(await conn.call(RegisterWorker, { address: o.self, disks }));
+    this.registered = true;
+    this.reachable();
+    o.log.info({ master: addressKey(o.master), disks: disks.length, heartbeatIntervalMs: this.intervalMs }, what);
+  }
+
+  /** A warning at the first failure, repeated at most every UNREACHABLE_WARN_EVERY_MS while it lasts. */
+  private unreachable(reason: string): void {
+    const now = Date.now();
+    this.failures++;
+    if (this.unreachableSince === 0) this.unreachableSince = now;
+    if (this.warnedAt !== 0 && now - this.warnedAt < UNREACHABLE_WARN_EVERY_MS) return;
+    this.warnedAt = now;
+    this.options.log.warn(
+      { master: addressKey(this.options.master), reason, failedHeartbeats: this.failures, unreachableForMs: now - this.unreachableSince },
+      'master unreachable: this worker gets no new slots until it answers (serving what it holds meanwhile)',
+    );
+  }
+
+  private reachable(): void {
+    if (this.unreachableSince === 0) return;
+    this.options.log.info({ master: addressKey(this.options.master), unreachableForMs: Date.now() - this.unreachableSince }, 'master reachable again');
+    this.unreachableSince = 0;
+    this.warnedAt = 0;
+    this.failures = 0;
   }
 
   async stop(): Promise<void> {

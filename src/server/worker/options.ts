@@ -1,7 +1,13 @@
 import { BraidError, ErrorCodes, parseAddress, type Address } from '../../protocol/index.js';
+import { DEFAULT_LIVENESS, checkLiveness } from '../../transport/index.js';
 
 export interface WorkerOptions {
+  /** The address to listen on (0.0.0.0: every interface). */
   host?: string;
+  /** The host the master and clients are told to connect to; default `host` (see transport/advertise.ts). */
+  advertiseHost?: string;
+  /** Or: advertise the address of this network interface. */
+  advertiseInterface?: string;
   port?: number;
   /** The master to register with; without it the worker runs alone (tests, tools). */
   master?: Address | string;
@@ -31,6 +37,16 @@ export interface WorkerOptions {
   essIndexCacheBytes?: number;
   /** External shuffle service: chunks being transferred at once; past it fetches fail SERVER_BUSY. */
   essMaxChunksBeingTransferred?: number;
+  /** An idle connection sends a ping this often. */
+  pingIntervalMs?: number;
+  /** A connection silent (not even a pong) for this long is closed as dead. */
+  deadPeerTimeoutMs?: number;
+  /** Connecting to the master or a replica peer. */
+  connectTimeoutMs?: number;
+  /** A graceful stop waits at most this long for the commits of the shuffles it holds (0: not at all). */
+  drainTimeoutMs?: number;
+  /** A decommission serves reads at most this long before the worker exits anyway. */
+  decommissionTimeoutMs?: number;
 }
 
 export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'master' | 'metaStorePath'>> & {
@@ -43,6 +59,8 @@ const GiB = 1024 * MiB;
 
 export const WORKER_DEFAULTS = {
   host: '127.0.0.1',
+  advertiseHost: '',
+  advertiseInterface: '',
   port: 0,
   memoryLimit: 1 * GiB,
   lowWatermark: 0.75,
@@ -61,10 +79,17 @@ export const WORKER_DEFAULTS = {
   authToken: '',
   essIndexCacheBytes: 64 * MiB,
   essMaxChunksBeingTransferred: 64,
+  ...DEFAULT_LIVENESS,
+  drainTimeoutMs: 30_000,
+  decommissionTimeoutMs: 6 * 3600_000,
 } as const;
 
+function fail(option: string, message: string): never {
+  throw new BraidError(ErrorCodes.CONFIG, `worker option "${option}": ${message}`);
+}
+
 function check(ok: boolean, option: string, message: string): void {
-  if (!ok) throw new BraidError(ErrorCodes.CONFIG, `worker option "${option}": ${message}`);
+  if (!ok) fail(option, message);
 }
 
 export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
@@ -82,6 +107,8 @@ export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
   check(r.lowWatermark >= 0 && r.lowWatermark < 1, 'lowWatermark', `expected a ratio in [0, 1), got ${r.lowWatermark}`);
   check(r.replicaWatermark >= 1, 'replicaWatermark', `expected a ratio ≥ 1, got ${r.replicaWatermark}`);
   check(r.hardSplitLimit >= r.splitThreshold, 'hardSplitLimit', `must be ≥ splitThreshold (${r.splitThreshold})`);
+  checkLiveness(r, fail);
+  for (const k of ['drainTimeoutMs', 'decommissionTimeoutMs'] as const) check(Number.isInteger(r[k]) && r[k] >= 0, k, `expected an integer ≥ 0 (milliseconds), got ${r[k]}`);
   const master = typeof o.master === 'string' ? parseAddress(o.master) : o.master;
   return { ...r, master, metaStorePath: o.metaStorePath };
 }

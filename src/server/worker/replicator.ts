@@ -8,7 +8,10 @@ import {
   addressKey,
   type Address,
 } from '../../protocol/index.js';
-import { ConnectionPool, unexpectedResponse } from '../../transport/index.js';
+import { moduleLogger } from '../../log/index.js';
+import { ConnectionPool, clientLiveness, unexpectedResponse, type Liveness } from '../../transport/index.js';
+
+const log = moduleLogger('worker');
 
 export interface ReplicaBatch {
   partitionId: number;
@@ -20,16 +23,20 @@ export interface ReplicaBatch {
  * Forwards accepted pushes from a primary to its replica worker and returns
  * the replica's per-batch statuses. A peer that fails is failed fast (no
  * connect attempt) for a backoff period, so pushes to its partitions fail at
- * once and their clients revive elsewhere.
+ * once and their clients revive elsewhere. A replica that goes silent is
+ * found by the connection's dead-peer timeout, not by the (long) request
+ * timeout: the primary stops waiting for it within seconds.
  */
 export class Replicator {
   private readonly pool: ConnectionPool;
-  private readonly deadUntil = new Map<string, number>();
 
-  constructor(
-    private readonly options: { authToken: string; timeoutMs: number; backoffMs: number },
-  ) {
-    this.pool = new ConnectionPool({ role: Role.Replica, token: options.authToken });
+  constructor(private readonly options: { authToken: string; timeoutMs: number; backoffMs: number; connection: Liveness }) {
+    this.pool = new ConnectionPool({
+      role: Role.Replica,
+      token: options.authToken,
+      deadPeerBackoffMs: options.backoffMs,
+      ...clientLiveness(options.connection),
+    });
   }
 
   /**
@@ -37,12 +44,6 @@ export class Replicator {
    * every batch of it goes to this peer unchanged (forwarded without a copy).
    */
   async forward(peer: Address, shuffleKey: string, batches: ReplicaBatch[], wholeBody: Buffer | undefined): Promise<Uint8Array> {
-    const key = addressKey(peer);
-    const until = this.deadUntil.get(key);
-    if (until !== undefined) {
-      if (Date.now() < until) return failAll(batches.length);
-      this.deadUntil.delete(key);
-    }
     try {
       const conn = await this.pool.get(peer);
       const res =
@@ -56,8 +57,10 @@ export class Replicator {
       if (res.statuses.length !== batches.length) throw new BraidError(ErrorCodes.PROTOCOL, 'replica answered a wrong number of statuses');
       return res.statuses;
     } catch (err) {
-      if (err instanceof BraidError && (err.code === ErrorCodes.CONNECT || err.code === ErrorCodes.TIMEOUT || err.code === ErrorCodes.PEER_DEAD || err.code === ErrorCodes.CONNECTION_CLOSED)) {
-        this.deadUntil.set(key, Date.now() + this.options.backoffMs);
+      if (err instanceof BraidError && PEER_FAILURES.has(err.code)) {
+        // The pool already remembers peers found silent or unreachable; a timeout or a reset is our own evidence.
+        if (!this.pool.isSuspect(peer)) log().warn({ peer: addressKey(peer), code: err.code, reason: err.message }, 'replica unreachable: its pushes fail until it answers again');
+        this.pool.markDead(peer);
         this.pool.evict(peer);
       }
       return failAll(batches.length);
@@ -68,6 +71,9 @@ export class Replicator {
     return this.pool.close();
   }
 }
+
+/** Failures that say the peer (not the request) is the problem. */
+const PEER_FAILURES: ReadonlySet<string> = new Set([ErrorCodes.CONNECT, ErrorCodes.TIMEOUT, ErrorCodes.PEER_DEAD, ErrorCodes.CONNECTION_CLOSED]);
 
 function failAll(n: number): Uint8Array {
   return new Uint8Array(n).fill(PushStatus.FAIL_REPLICA);

@@ -1,11 +1,23 @@
 import { join } from 'node:path';
 import { BlockHandler, defaultEssStorePath } from '../../ess/block-handler.js';
-import { GetStatus, MessageType, Role, type Address } from '../../protocol/index.js';
+import { componentLogger } from '../../log/index.js';
+import { DecommissionWorker, GetStatus, MessageType, Role, addressKey, type Address } from '../../protocol/index.js';
 import { ChunkReader, DataDirs, MapRangeSorter, MetaStore } from '../../storage/index.js';
-import { RpcRouter, TransportServer, clusterAuthenticator, type Connection, type InboundRequest } from '../../transport/index.js';
+import {
+  RpcRouter,
+  TransportServer,
+  advertisedHost,
+  checkRole,
+  clusterAuthenticator,
+  serverLiveness,
+  type Connection,
+  type InboundRequest,
+} from '../../transport/index.js';
 import { ChunkCache } from './chunk-cache.js';
 import { ChunkPool } from './chunk-pool.js';
 import { ControlHandlers } from './control-handlers.js';
+import { Departure, type DepartureStatus } from './departure.js';
+import { diskWatch } from './disk-watch.js';
 import { MasterLink } from './master-link.js';
 import { MemoryManager } from './memory-manager.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
@@ -24,11 +36,26 @@ export interface WorkerHandle {
   /** Bytes of pushed data held in memory right now, and the peak since start. */
   memory(): { held: number; peak: number; pauses: number; paused: boolean };
   status(): WorkerStatus;
-  /** Graceful stop: new pushes get HARD_SPLIT, buffered data is flushed, files still open are committed and persisted. */
+  /**
+   * Takes the worker out of service (see departure.ts): no new slots or
+   * pushes, reads served until every shuffle here is gone, then it stops by
+   * itself (`stopped` resolves). Returns at once.
+   */
+  decommission(): DepartureStatus;
+  /** Resolves once the worker has stopped: after close(), or at the end of a decommission. */
+  readonly stopped: Promise<void>;
+  /**
+   * Graceful stop: new pushes get HARD_SPLIT, the commits of the shuffles held
+   * here are waited for (at most drainTimeoutMs), then what is still open is
+   * committed and persisted and the server closes.
+   */
   close(): Promise<void>;
 }
 
-export interface WorkerStatus {
+/** Only operators' tools (and the cluster's own roles) may take a worker out of service. */
+const ADMIN_ROLES = [Role.Admin] as const;
+
+export interface WorkerStatus extends DepartureStatus {
   role: 'worker';
   address: string;
   registered: boolean;
@@ -44,22 +71,10 @@ export interface WorkerDeps {
   metrics?: WorkerMetrics;
 }
 
-/**
- * Keeps answering pushes (with HARD_SPLIT) until none arrived for a short
- * while, so writers already on their way are redirected by an answer rather
- * than a closed connection (at most DRAIN_MAX_MS).
- */
-async function drainPushes(push: PushHandler): Promise<void> {
-  const started = performance.now();
-  do await new Promise((r) => setTimeout(r, DRAIN_QUIET_MS / 2));
-  while (performance.now() - Math.max(push.lastPushAt, started) < DRAIN_QUIET_MS && performance.now() - started < DRAIN_MAX_MS);
-}
-
-const DRAIN_QUIET_MS = 50;
-const DRAIN_MAX_MS = 1000;
-
 export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {}): Promise<WorkerHandle> {
   const o = resolveWorkerOptions(options);
+  // Checked before anything is opened: a worker peers could not reach must not start at all.
+  const advertise = advertisedHost(o, { role: 'worker', master: o.master === undefined ? undefined : addressKey(o.master) });
   const metrics = deps.metrics ?? NOOP_WORKER_METRICS;
   const dataDirs = await DataDirs.open(o.dataDirs, { reserveBytes: o.diskReserve });
   const meta = await MetaStore.open(o.metaStorePath ?? join(o.dataDirs[0]!, '.braid-meta'));
@@ -79,7 +94,7 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
   const streams = new StreamManager(registry, sorter, cache, pool, reader, { chunkSize: o.chunkSize, maxChunksInFlight: o.maxChunksInFlight }, metrics);
   const control = new ControlHandlers(registry, dataDirs, memory, meta, (path) => streams.forgetFile(path), o);
   await control.reload();
-  const replicator = new Replicator({ authToken: o.authToken, timeoutMs: o.replicaTimeoutMs, backoffMs: o.deadPeerBackoffMs });
+  const replicator = new Replicator({ authToken: o.authToken, timeoutMs: o.replicaTimeoutMs, backoffMs: o.deadPeerBackoffMs, connection: o });
   const push = new PushHandler(registry, dataDirs, replicator, { hardSplitLimit: o.hardSplitLimit }, metrics);
 
   const router = new RpcRouter((method, seconds) => metrics.rpc(method, seconds));
@@ -96,9 +111,13 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
   );
   ess.register(router);
   let link: MasterLink | undefined;
+  let departure: Departure | undefined;
+  /** `host:port` as advertised, fixed once listening (the status is served after the server closed too). */
+  let self = '';
   const status = (): WorkerStatus => ({
+    ...(departure?.status() ?? { state: 'serving' }),
     role: 'worker',
-    address: `${server.address.host}:${server.address.port}`,
+    address: self,
     registered: link?.isRegistered ?? false,
     shuttingDown: push.shuttingDown,
     memory: { held: memory.held, peak: memory.peak, limit: o.memoryLimit, pauses: memory.pauses, paused: memory.paused },
@@ -111,7 +130,14 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
       committed: [...s.files.values()].filter((f) => f.committed !== undefined).length,
     })),
   });
-  router.on(GetStatus, () => ({ json: Buffer.from(JSON.stringify(status())) }));
+  router
+    .on(GetStatus, () => ({ json: Buffer.from(JSON.stringify(status())) }))
+    .on(DecommissionWorker, (_req, conn) => {
+      checkRole(conn, ADMIN_ROLES, 'DecommissionWorker');
+      log.info({ by: conn.remote }, 'decommission asked for over the admin RPC');
+      departure!.decommission();
+      return { json: Buffer.from(JSON.stringify(status())) };
+    });
 
   const onRequest = (msg: InboundRequest, conn: Connection): void => {
     switch (msg.type) {
@@ -128,12 +154,21 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
   };
   const server = await TransportServer.listen({
     host: o.host,
+    advertiseHost: advertise,
     port: o.port,
     role: Role.Worker,
     onRequest,
     onConnection: (conn) => memory.track(conn),
     authenticate: clusterAuthenticator(o.authToken),
+    connection: serverLiveness(o),
   });
+  self = addressKey(server.address);
+  const log = componentLogger('worker', { worker: self });
+  const checkDisks = diskWatch(dataDirs, log);
+  checkDisks();
+  memory.setLogger(log);
+  control.log = log;
+  log.info({ listen: `${o.host}:${server.address.port}`, advertised: addressKey(server.address), dataDirs: o.dataDirs, master: o.master && addressKey(o.master) }, 'worker listening');
 
   if (o.master) {
     link = new MasterLink({
@@ -141,8 +176,11 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
       self: server.address,
       intervalMs: o.heartbeatIntervalMs,
       authToken: o.authToken,
+      connection: o,
+      log,
       disks: async () => {
         await dataDirs.refresh();
+        checkDisks();
         return dataDirs.status();
       },
       activeShuffleKeys: () => registry.keys(),
@@ -154,35 +192,43 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
     await link.start();
   }
 
-  let closing: Promise<void> | undefined;
+  /** Everything after the last request: the server closes first, then what is still open is committed and persisted. */
+  const release = async (): Promise<void> => {
+    await link?.stop();
+    await server.close();
+    await control.commitOpen();
+    await replicator.close();
+    await sorter.close();
+    await reader.close();
+    await meta.close();
+    memory.stop();
+    await ess.close();
+  };
+  departure = new Departure({
+    registry,
+    refuseWork: () => {
+      push.shuttingDown = true;
+      control.refuseReservations = true;
+      // Buffered data goes to disk now rather than at commit: less to do when the commits come.
+      for (const w of registry.writers()) void w.flush().catch(() => undefined);
+    },
+    announce: async () => {
+      await link?.beatAfterCurrent();
+    },
+    commitsInFlight: () => control.commitsInFlight,
+    release,
+    drainTimeoutMs: o.drainTimeoutMs,
+    decommissionTimeoutMs: o.decommissionTimeoutMs,
+    log,
+  });
+  const leaving = departure;
   return {
     address: server.address,
     options: o,
     memory: () => ({ held: memory.held, peak: memory.peak, pauses: memory.pauses, paused: memory.paused }),
     status,
-    close() {
-      closing ??= (async () => {
-        push.shuttingDown = true;
-        // Tell the master first so no new slots land here, then drain what is buffered.
-        await link?.beatAfterCurrent();
-        await drainPushes(push);
-        const flushes: Promise<void>[] = [];
-        for (const w of registry.writers()) flushes.push(w.flush().catch(() => undefined));
-        for (const s of registry.all()) for (const f of s.files.values()) if (f.committing) flushes.push(f.committing.then(() => undefined, () => undefined));
-        await Promise.all(flushes);
-        await link?.stop();
-        await server.close();
-        // No push can arrive any more: commit what is still open, so its files are closed and a restart serves them.
-        await control.commitOpen();
-        await replicator.close();
-        await sorter.close();
-        await reader.close();
-        await meta.close();
-        memory.stop();
-        await ess.close();
-      })();
-      return closing;
-    },
+    decommission: () => leaving.decommission(),
+    stopped: leaving.stopped,
+    close: () => leaving.stop(),
   };
 }
-
