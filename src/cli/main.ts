@@ -6,6 +6,7 @@
  *   braid wordcount [--size 64m] [--maps 4] [--reduces 4] [--master host:port]
  *   braid gensort   --records N --output file [--seed 1] [--start 0]
  *   braid status    --master host:port
+ *   braid worker    decommission|status --worker host:port
  *
  * Without --master, jobs run on an embedded standalone cluster (a master and
  * --workers workers, replication on) whose data lives in a temporary directory.
@@ -13,7 +14,7 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { humanBytes } from './format.js';
-import { BraidError, ErrorCodes, GetStatus, Role, asBraidError, parseAddress, type Address } from '../protocol/index.js';
+import { BraidError, DecommissionWorker, ErrorCodes, GetStatus, Role, asBraidError, parseAddress, type Address } from '../protocol/index.js';
 import { startStandalone, type StandaloneHandle } from '../server/standalone.js';
 import { connect } from '../transport/index.js';
 import { RECORD_SIZE, writeGensortFile } from '../jobs/data/index.js';
@@ -26,7 +27,8 @@ const USAGE = `usage:
                   [--workers 2] [--replicate|--no-replicate] [--processes 2] [--compression lz4|zstd|none] [--seed 1]
   braid wordcount [--size 64m] [--maps 4] [--reduces 4] [--master host:port] [--workers 2] [--replicate|--no-replicate] [--processes 2]
   braid gensort   --records N --output file [--seed 1] [--start 0]
-  braid status    --master host:port`;
+  braid status    --master host:port
+  braid worker    decommission|status --worker host:port   (decommission: no new work, reads served until its shuffles are gone, then it exits)`;
 
 interface Cluster {
   master: Address;
@@ -182,14 +184,11 @@ async function gensort(args: Args): Promise<number> {
   return 0;
 }
 
-async function status(args: Args): Promise<number> {
-  const master = args.string('master');
-  const token = authSecret(args);
-  args.done();
-  if (master === undefined) throw new Error('status needs --master host:port');
-  const conn = await connect(parseAddress(master), { role: Role.Admin, token });
+/** Calls an admin RPC that answers JSON on `address` and prints the answer. */
+async function adminCall(address: string, token: string, method: typeof GetStatus | typeof DecommissionWorker): Promise<number> {
+  const conn = await connect(parseAddress(address), { role: Role.Admin, token });
   try {
-    const res = await conn.call(GetStatus, {});
+    const res = await conn.call(method, {});
     process.stdout.write(JSON.stringify(JSON.parse(res.json.toString('utf8')), null, 2) + '\n');
     return 0;
   } finally {
@@ -197,10 +196,33 @@ async function status(args: Args): Promise<number> {
   }
 }
 
+async function status(args: Args): Promise<number> {
+  const master = args.string('master');
+  const token = authSecret(args);
+  args.done();
+  if (master === undefined) throw new Error('status needs --master host:port');
+  return adminCall(master, token, GetStatus);
+}
+
+/** `braid worker decommission|status --worker host:port`: the worker's own admin RPCs. */
+async function worker(args: Args, sub: string | undefined): Promise<number> {
+  const address = args.string('worker');
+  const token = authSecret(args);
+  args.done();
+  const method = sub === 'decommission' ? DecommissionWorker : sub === 'status' ? GetStatus : undefined;
+  if (method === undefined) throw new BraidError(ErrorCodes.CONFIG, `braid worker: expected decommission or status, got ${sub === undefined ? 'nothing' : `"${sub}"`}`);
+  if (address === undefined) throw new BraidError(ErrorCodes.CONFIG, `braid worker ${sub}: needs --worker host:port`);
+  return adminCall(address, token, method);
+}
+
 const COMMANDS: Record<string, (args: Args) => Promise<number>> = { terasort, wordcount, gensort, status };
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'worker' && !rest.includes('--help')) {
+    const [sub, ...flags] = rest;
+    return worker(new Args(flags), sub);
+  }
   const run = command === undefined ? undefined : COMMANDS[command];
   if (run === undefined || rest.includes('--help')) {
     process.stderr.write(USAGE + '\n');

@@ -33,11 +33,11 @@ export function clientLiveness(l: Liveness, requestTimeoutMs?: number): Pick<Con
   };
 }
 
-/** Checks the three deadlines of a role's resolved options; `fail` throws the role's config error naming the option. */
+/** Checks the three deadlines of a role's resolved options; `fail` throws the role's config error naming the option (the problem ends with the value). */
 export function checkLiveness(l: Liveness, fail: (option: keyof Liveness, problem: string) => never): void {
   for (const k of ['pingIntervalMs', 'deadPeerTimeoutMs', 'connectTimeoutMs'] as const) {
-    if (!Number.isInteger(l[k]) || l[k] <= 0) fail(k, `expected a positive integer (milliseconds), got ${String(l[k])}`);
+    if (!Number.isInteger(l[k]) || l[k] <= 0) fail(k, `must be a positive integer (milliseconds): ${String(l[k])}`);
   }
   // Two pings must fit in the timeout, or a healthy idle connection could be declared dead.
-  if (l.deadPeerTimeoutMs < 2 * l.pingIntervalMs) fail('deadPeerTimeoutMs', `must be at least twice pingIntervalMs (${l.pingIntervalMs}), got ${l.deadPeerTimeoutMs}`);
+  if (l.deadPeerTimeoutMs < 2 * l.pingIntervalMs) fail('deadPeerTimeoutMs', `must be at least twice pingIntervalMs (${l.pingIntervalMs}): ${l.deadPeerTimeoutMs}`);
 }

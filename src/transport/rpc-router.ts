@@ -21,9 +21,15 @@ export type RpcHandler<Req, Res> = (request: Req, conn: Connection) => Res | Pro
  */
 export class RpcRouter {
   private readonly handlers = new Map<number, { method: RpcMethod<unknown, unknown>; handler: RpcHandler<unknown, unknown> }>();
+  private served = 0;
 
   /** `observe` hears of every served call, by method name, with its duration in seconds (for metrics). */
   constructor(private readonly observe?: (method: string, seconds: number) => void) {}
+
+  /** Calls being handled whose answer has not been handed to the connection yet (a stopping server waits for them). */
+  get inFlight(): number {
+    return this.served;
+  }
 
   on<Req, Res>(method: RpcMethod<Req, Res>, handler: RpcHandler<Req, Res>): this {
     this.handlers.set(method.id, {
@@ -57,6 +63,7 @@ export class RpcRouter {
     // rejects also becomes an RpcFailure (not an unhandled rejection and a
     // caller left waiting for its timeout).
     const started = this.observe === undefined ? 0 : performance.now();
+    this.served++;
     Promise.resolve()
       .then(() => entry.handler(request, conn))
       .finally(() => this.observe?.(method.name, (performance.now() - started) / 1000))
@@ -64,6 +71,7 @@ export class RpcRouter {
       .then(
         (body) => void conn.reply({ type: MessageType.RpcResponse, requestId, method: method.id, body }),
         (err: unknown) => void conn.replyFailure(requestId, err),
-      );
+      )
+      .finally(() => this.served--);
   }
 }

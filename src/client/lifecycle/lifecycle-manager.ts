@@ -9,6 +9,7 @@ import {
   PushStatus,
   Role,
   UnregisterShuffle,
+  addressKey,
   asBraidError,
   messageName,
   type Address,
@@ -16,7 +17,17 @@ import {
   type PartitionLocation,
   type PartitionSum,
 } from '../../protocol/index.js';
-import { ConnectionPool, TransportServer, tokenAuthenticator } from '../../transport/index.js';
+import { componentLogger, type Logger } from '../../log/index.js';
+import {
+  ConnectionPool,
+  TransportServer,
+  advertisedHost,
+  clientLiveness,
+  isLoopback,
+  localAddressTowards,
+  serverLiveness,
+  tokenAuthenticator,
+} from '../../transport/index.js';
 import { Committer } from './committer.js';
 import { FetchFailureTracker, type FetchFailureAnswer, type FetchFailureReport } from './fetch-failure-tracker.js';
 import { resolveLifecycleOptions, type LifecycleManagerOptions, type ResolvedLifecycleManagerOptions } from './options.js';
@@ -62,6 +73,7 @@ function requireU32(name: string, value: number, min = 0): void {
  */
 export class LifecycleManager {
   readonly appId: string;
+  private readonly log: Logger;
   private readonly shuffles = new Map<number, ShuffleState>();
   private readonly pool: ConnectionPool;
   private readonly reserver: SlotReserver;
@@ -79,8 +91,10 @@ export class LifecycleManager {
       role: Role.LifecycleManager,
       appId: options.appId,
       token: options.authToken,
-      connection: { requestTimeoutMs: options.rpcTimeoutMs },
+      deadPeerBackoffMs: options.deadPeerBackoffMs,
+      ...clientLiveness(options, options.rpcTimeoutMs),
     });
+    this.log = componentLogger('lifecycle', { app: options.appId });
     this.reserver = new SlotReserver(this.pool, options);
     this.reviver = new Reviver(this.reserver, options.reviveBatchWindowMs);
     this.committer = new Committer(this.pool, options);
@@ -91,9 +105,15 @@ export class LifecycleManager {
   static async start(options: LifecycleManagerOptions): Promise<LifecycleManager> {
     const lm = new LifecycleManager(resolveLifecycleOptions(options));
     const router = lifecycleRouter(lm);
+    const o = lm.options;
+    const master = addressKey(o.master);
+    const host = o.host ?? (isLoopback(o.master.host) ? '127.0.0.1' : await localAddressTowards(o.master.host));
+    const advertiseHost = advertisedHost({ host, advertiseHost: o.advertiseHost, advertiseInterface: o.advertiseInterface }, { role: 'lifecycle manager', master });
     lm.server = await TransportServer.listen({
-      host: lm.options.host,
+      host,
+      advertiseHost,
       port: lm.options.port,
+      connection: serverLiveness(o),
       role: Role.LifecycleManager,
       authenticate: tokenAuthenticator(lm.options.authToken),
       onRequest(message, conn) {
@@ -101,6 +121,7 @@ export class LifecycleManager {
         else conn.close(new ProtocolError(`${messageName(message.type)} is not served by a lifecycle manager`));
       },
     });
+    lm.log.info({ listen: `${host}:${lm.address.port}`, advertised: addressKey(lm.address), master }, 'lifecycle manager listening');
     lm.heartbeatTimer = setInterval(() => void lm.sendHeartbeat(), lm.options.heartbeatIntervalMs);
     lm.heartbeatTimer.unref();
     void lm.sendHeartbeat();
@@ -269,7 +290,7 @@ export class LifecycleManager {
     }
     await Promise.allSettled(
       targets.map(async (address) => {
-        const conn = await this.pool.get(address);
+        const conn = await this.pool.get(address, { evenIfSuspect: address === this.options.master });
         await conn.call(UnregisterShuffle, { appId: this.appId, shuffleId }, this.options.rpcTimeoutMs);
       }),
     );
@@ -319,7 +340,7 @@ export class LifecycleManager {
     if (this.heartbeatInFlight || this.closed) return;
     this.heartbeatInFlight = true;
     try {
-      const master = await this.pool.get(this.options.master);
+      const master = await this.pool.get(this.options.master, { evenIfSuspect: true });
       await master.call(ApplicationHeartbeat, { appId: this.appId, shuffleIds: this.shuffleIds() }, this.options.rpcTimeoutMs);
     } catch (err) {
       trace('application heartbeat to the master failed: %s', asBraidError(err).message);

@@ -1,12 +1,21 @@
 import { BraidError, ErrorCodes, parseAddress, type Address } from '../../protocol/index.js';
+import { DEFAULT_LIVENESS, checkLiveness, type Liveness } from '../../transport/index.js';
 
 export interface LifecycleManagerOptions {
   /** The application this manager serves; every client connection must declare it in its handshake. */
   appId: string;
   /** The master, as an address or 'host:port'. */
   master: Address | string;
-  /** Interface to listen on. Default '127.0.0.1'. */
+  /**
+   * The address to listen on. Default: 127.0.0.1 when the master is on
+   * loopback, else the local address this host reaches the master from, so
+   * that executors on other hosts can connect.
+   */
   host?: string;
+  /** The host clients are told to connect to; default `host` (see transport/advertise.ts). */
+  advertiseHost?: string;
+  /** Or: advertise the address of this network interface. */
+  advertiseInterface?: string;
   /** Port to listen on; 0 picks a free one. Default 0. */
   port?: number;
   /** Keep a replica of every partition on a second worker. Default true. */
@@ -29,12 +38,23 @@ export interface LifecycleManagerOptions {
   reviveBatchWindowMs?: number;
   /** Timeout of each call to the master or a worker. Default 60000. */
   rpcTimeoutMs?: number;
+  /** An idle connection sends a ping this often. Default 1000. */
+  pingIntervalMs?: number;
+  /** A connection silent (not even a pong) this long is closed as dead. Default 5000. */
+  deadPeerTimeoutMs?: number;
+  /** Connecting to the master or a worker. Default 5000. */
+  connectTimeoutMs?: number;
+  /** A worker found dead is not connected to again (and gets no slots from us) for this long. Default 10000. */
+  deadPeerBackoffMs?: number;
 }
 
 export interface ResolvedLifecycleManagerOptions {
   appId: string;
   master: Address;
-  host: string;
+  /** undefined: chosen at start (see LifecycleManagerOptions.host). */
+  host: string | undefined;
+  advertiseHost: string | undefined;
+  advertiseInterface: string | undefined;
   port: number;
   replicate: boolean;
   splitThreshold: number;
@@ -46,10 +66,13 @@ export interface ResolvedLifecycleManagerOptions {
   onUnregisterAllMapOutput: ((shuffleId: number) => void) | undefined;
   reviveBatchWindowMs: number;
   rpcTimeoutMs: number;
+  pingIntervalMs: number;
+  deadPeerTimeoutMs: number;
+  connectTimeoutMs: number;
+  deadPeerBackoffMs: number;
 }
 
 export const LIFECYCLE_DEFAULTS = {
-  host: '127.0.0.1',
   port: 0,
   replicate: true,
   splitThreshold: 0,
@@ -60,6 +83,8 @@ export const LIFECYCLE_DEFAULTS = {
   authToken: '',
   reviveBatchWindowMs: 5,
   rpcTimeoutMs: 60_000,
+  ...DEFAULT_LIVENESS,
+  deadPeerBackoffMs: 10_000,
 } as const;
 
 /** Node timers fire at once for delays above 2^31-1 ms. */
@@ -121,7 +146,9 @@ export function resolveLifecycleOptions(options: LifecycleManagerOptions): Resol
   return {
     appId: string('appId', options.appId, true),
     master: masterAddress(options.master),
-    host: string('host', options.host ?? d.host, true),
+    host: options.host === undefined ? undefined : string('host', options.host, true),
+    advertiseHost: options.advertiseHost === undefined ? undefined : string('advertiseHost', options.advertiseHost, false),
+    advertiseInterface: options.advertiseInterface === undefined ? undefined : string('advertiseInterface', options.advertiseInterface, false),
     port: integer('port', options.port ?? d.port, 0, 65535),
     replicate: boolean('replicate', options.replicate ?? d.replicate),
     splitThreshold: integer('splitThreshold', options.splitThreshold ?? d.splitThreshold, 0),
@@ -133,5 +160,20 @@ export function resolveLifecycleOptions(options: LifecycleManagerOptions): Resol
     onUnregisterAllMapOutput: callback,
     reviveBatchWindowMs: integer('reviveBatchWindowMs', options.reviveBatchWindowMs ?? d.reviveBatchWindowMs, 0, MAX_TIMER_MS),
     rpcTimeoutMs: integer('rpcTimeoutMs', options.rpcTimeoutMs ?? d.rpcTimeoutMs, 1, MAX_TIMER_MS),
+    ...liveness(options),
+    deadPeerBackoffMs: integer('deadPeerBackoffMs', options.deadPeerBackoffMs ?? d.deadPeerBackoffMs, 0, MAX_TIMER_MS),
   };
+}
+
+function liveness(options: LifecycleManagerOptions): Liveness {
+  const d = LIFECYCLE_DEFAULTS;
+  const l = {
+    pingIntervalMs: integer('pingIntervalMs', options.pingIntervalMs ?? d.pingIntervalMs, 1, MAX_TIMER_MS),
+    deadPeerTimeoutMs: integer('deadPeerTimeoutMs', options.deadPeerTimeoutMs ?? d.deadPeerTimeoutMs, 1, MAX_TIMER_MS),
+    connectTimeoutMs: integer('connectTimeoutMs', options.connectTimeoutMs ?? d.connectTimeoutMs, 1, MAX_TIMER_MS),
+  };
+  checkLiveness(l, (name, problem) => {
+    throw new BraidError(ErrorCodes.CONFIG, `options.${name} ${problem}`);
+  });
+  return l;
 }

@@ -56,7 +56,8 @@ export class SlotReserver {
   async allocate(shuffleId: number, targets: readonly SlotTarget[], options: AllocateOptions = {}): Promise<PartitionLocation[]> {
     const { reserveRetries } = this.config;
     const refused = new Map<string, Address>();
-    let avoid = options.avoid ?? [];
+    // Workers our connections found dead are avoided too (the master may not have noticed yet).
+    let avoid = [...(options.avoid ?? []), ...this.pool.suspectAddresses()];
     let lastError: BraidError | undefined;
     for (let attempt = 0; attempt <= reserveRetries; attempt++) {
       let locations: PartitionLocation[];
@@ -103,7 +104,7 @@ export class SlotReserver {
 
   private async requestSlots(shuffleId: number, targets: readonly SlotTarget[], excluded: Address[]): Promise<PartitionLocation[]> {
     const { appId, replicate, rpcTimeoutMs } = this.config;
-    const master = await this.pool.get(this.config.master);
+    const master = await this.pool.get(this.config.master, { evenIfSuspect: true });
     const res = await master.call(RequestSlots, { appId, shuffleId, count: targets.length, replicate, excluded }, rpcTimeoutMs);
     if (res.slots.length !== targets.length) {
       throw new BraidError(ErrorCodes.SLOTS_UNAVAILABLE, `master returned ${res.slots.length} slots for ${targets.length} requested`);

@@ -35,8 +35,6 @@ const RESERVE_CONCURRENCY = 16;
 export class ControlHandlers {
   /** Set while the worker leaves service (stop or decommission): new reservations are refused. */
   refuseReservations = false;
-  /** CommitFiles calls being served: a stopping worker answers them before it closes. */
-  commitsInFlight = 0;
   /** The worker's logger, once it listens. */
   log: Logger | undefined;
 
@@ -56,14 +54,9 @@ export class ControlHandlers {
         checkApplication(conn, req.appId);
         return this.reserve(req.appId, req.shuffleId, req.files, req.splitThreshold);
       })
-      .on(CommitFiles, async (req, conn) => {
+      .on(CommitFiles, (req, conn) => {
         checkApplication(conn, req.appId);
-        this.commitsInFlight++;
-        try {
-          return await this.commit(req.appId, req.shuffleId, req.files, req.mapAttempts);
-        } finally {
-          this.commitsInFlight--;
-        }
+        return this.commit(req.appId, req.shuffleId, req.files, req.mapAttempts);
       })
       .on(DestroySlots, async (req, conn) => {
         checkApplication(conn, req.appId);

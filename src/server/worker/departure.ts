@@ -40,8 +40,8 @@ export interface DepartureOptions {
   refuseWork(): void;
   /** Tells the master now (a heartbeat carrying shuttingDown). */
   announce(): Promise<void>;
-  /** Commits being served now: their answers must leave before the server closes. */
-  commitsInFlight(): number;
+  /** Control calls being served now (a commit, an unregistration): their answers leave before the server closes. */
+  callsInFlight(): number;
   /** Closes the server and every resource; the worker is gone after it. */
   release(): Promise<void>;
   drainTimeoutMs: number;
@@ -130,7 +130,7 @@ export class Departure {
     let loggedGoal: string | undefined;
     for (;;) {
       const waiting = this.waited();
-      if (waiting.length === 0 && this.o.commitsInFlight() === 0) break;
+      if (waiting.length === 0 && this.o.callsInFlight() === 0) break;
       const now = Date.now();
       if (now >= this.deadline) {
         this.o.log.warn(

@@ -29,6 +29,8 @@ export interface ReplicaBatch {
  */
 export class Replicator {
   private readonly pool: ConnectionPool;
+  /** Peers whose failure was logged and that have not answered since (one line per episode, not per push). */
+  private readonly down = new Set<string>();
 
   constructor(private readonly options: { authToken: string; timeoutMs: number; backoffMs: number; connection: Liveness }) {
     this.pool = new ConnectionPool({
@@ -44,6 +46,7 @@ export class Replicator {
    * every batch of it goes to this peer unchanged (forwarded without a copy).
    */
   async forward(peer: Address, shuffleKey: string, batches: ReplicaBatch[], wholeBody: Buffer | undefined): Promise<Uint8Array> {
+    const key = addressKey(peer);
     try {
       const conn = await this.pool.get(peer);
       const res =
@@ -55,11 +58,15 @@ export class Replicator {
           : await conn.request(mergedRequest(shuffleKey, batches, wholeBody), this.options.timeoutMs);
       if (res.type !== MessageType.PushResponse) throw unexpectedResponse(res, 'replica push');
       if (res.statuses.length !== batches.length) throw new BraidError(ErrorCodes.PROTOCOL, 'replica answered a wrong number of statuses');
+      if (this.down.delete(key)) log().info({ peer: key }, 'replica reachable again');
       return res.statuses;
     } catch (err) {
       if (err instanceof BraidError && PEER_FAILURES.has(err.code)) {
-        // The pool already remembers peers found silent or unreachable; a timeout or a reset is our own evidence.
-        if (!this.pool.isSuspect(peer)) log().warn({ peer: addressKey(peer), code: err.code, reason: err.message }, 'replica unreachable: its pushes fail until it answers again');
+        if (!this.down.has(key)) {
+          this.down.add(key);
+          log().warn({ peer: key, code: err.code, reason: err.message }, 'replica unreachable: its pushes fail until it answers again');
+        }
+        // The pool remembers a peer found silent or unreachable by itself; a timeout or a reset is our own evidence.
         this.pool.markDead(peer);
         this.pool.evict(peer);
       }

@@ -215,7 +215,7 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
     announce: async () => {
       await link?.beatAfterCurrent();
     },
-    commitsInFlight: () => control.commitsInFlight,
+    callsInFlight: () => router.inFlight,
     release,
     drainTimeoutMs: o.drainTimeoutMs,
     decommissionTimeoutMs: o.decommissionTimeoutMs,
