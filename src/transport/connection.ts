@@ -8,6 +8,7 @@ import {
   FrameDecoder,
   MessageType,
   ProtocolError,
+  Role,
   asBraidError,
   decodeMessage,
   decodeValue,
@@ -154,7 +155,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.lastCheck = now;
     if (!this.paused && now - this.lastReceived > this.options.deadPeerTimeoutMs) {
       const silentMs = now - this.lastReceived;
-      log().warn({ peer: this.remote, peerRole: this.peerRole, silentMs, pending: this.inFlight }, 'peer silent: connection closed as dead');
+      log().warn({ peer: this.remote, peerRole: roleName(this.peerRole), silentMs, pending: this.inFlight }, 'peer silent: connection closed as dead');
       this.close(new BraidError(ErrorCodes.PEER_DEAD, `no frame from ${this.remote} for ${silentMs} ms`));
       return;
     }
@@ -311,7 +312,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.decoder.push(chunk, (frame) => this.onFrame(frame));
     } catch (err) {
       const e = asBraidError(err, ErrorCodes.PROTOCOL);
-      log().warn({ peer: this.remote, peerRole: this.peerRole, code: e.code, reason: e.message }, 'protocol violation: connection closed');
+      log().warn({ peer: this.remote, peerRole: roleName(this.peerRole), code: e.code, reason: e.message }, 'protocol violation: connection closed');
       this.close(e);
     }
   }
@@ -383,6 +384,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.socket.destroy();
     this.emit('close', error);
   }
+}
+
+const ROLE_NAMES = new Map<number, string>(Object.entries(Role).map(([name, id]) => [id, name]));
+
+/** A role id as people read it in a log line ('Worker'), or the number when it is none of ours. */
+function roleName(role: number): string | number {
+  return ROLE_NAMES.get(role) ?? role;
 }
 
 function forget<K, T>(pending: Map<K, Pending<T>>, key: K): void {

@@ -53,22 +53,24 @@ async function whenAlive(c: HostCluster, w: WorkerProcess, alive: boolean, timeo
   await c.waitFor(async () => (await c.masterStatus()).workers.some((x) => x.address === w.address && x.lost === !alive), timeoutMs, `${w.host.name} ${alive ? 'alive' : 'lost'}`);
 }
 
-/** Cuts `victim`'s host once the phase is a quarter done; returns the cut run and two uncut runs (before, and after healing). */
-async function cutCost(c: HostCluster, phase: 'map' | 'reduce', victim: WorkerProcess): Promise<{ cut: JobSummary; uncut: JobSummary[]; cost: number }> {
-  const before = await finished(startJob(c));
+/** Runs the job, cutting `victim`'s host once the phase is a quarter done; heals it and waits until the master lists it again. */
+async function cutRun(c: HostCluster, phase: 'map' | 'reduce', victim: WorkerProcess): Promise<JobSummary> {
   const job = startJob(c);
   await quarterDone(job, phase);
   await c.net.cutHost(victim.host.name);
   const cut = await finished(job);
   await c.net.healHost(victim.host.name);
   await whenAlive(c, victim, true);
-  const after = await finished(startJob(c));
+  return cut;
+}
+
+function report(what: string, cut: JobSummary, before: JobSummary, after: JobSummary): number {
   const cost = cut.seconds - (before.seconds + after.seconds) / 2;
   console.log(
-    `cut ${victim.host.name} in the ${phase} phase: ${cut.seconds.toFixed(1)} s; uncut ${before.seconds.toFixed(1)} s and ${after.seconds.toFixed(1)} s; ` +
+    `${what}: ${cut.seconds.toFixed(1)} s; uncut before and after ${before.seconds.toFixed(1)} s and ${after.seconds.toFixed(1)} s; ` +
       `cost ${cost.toFixed(1)} s (target ≤ ${CUT_COST_TARGET_S} s)`,
   );
-  return { cut, uncut: [before, after], cost };
+  return cost;
 }
 
 describe.skipIf(!canBuildHosts())('multi-host cluster', () => {
@@ -105,19 +107,24 @@ describe.skipIf(!canBuildHosts())('multi-host cluster', () => {
       expect(p.logs().length).toBeGreaterThan(0);
     }
     expect(lines(c.master.proc, 'worker registered')).toHaveLength(4);
-  });
+  }, 180_000);
 
-  test(`a worker host cut off during the push phase costs at most ${CUT_COST_TARGET_S} s; healed, it comes back`, async () => {
+  test(`a worker host cut off in the push phase, and in the read phase, costs the job at most ${CUT_COST_TARGET_S} s; healed, it comes back`, async () => {
     cluster = await HostCluster.start();
-    const { cost } = await cutCost(cluster, 'map', cluster.workers[1]!);
-    expect(cost).toBeLessThanOrEqual(CUT_COST_TARGET_S);
-  });
-
-  test(`a worker host cut off during the read phase costs at most ${CUT_COST_TARGET_S} s`, async () => {
-    cluster = await HostCluster.start();
-    const { cost } = await cutCost(cluster, 'reduce', cluster.workers[2]!);
-    expect(cost).toBeLessThanOrEqual(CUT_COST_TARGET_S);
-  });
+    const c = cluster;
+    // Uncut runs before, between and after the cut runs: each cut is compared with the runs on either side.
+    const first = await finished(startJob(c));
+    const pushCut = await cutRun(c, 'map', c.workers[1]!);
+    const second = await finished(startJob(c));
+    const readCut = await cutRun(c, 'reduce', c.workers[2]!);
+    const third = await finished(startJob(c));
+    const pushCost = report(`w2 cut in the push phase`, pushCut, first, second);
+    const readCost = report(`w3 cut in the read phase`, readCut, second, third);
+    expect(pushCost).toBeLessThanOrEqual(CUT_COST_TARGET_S);
+    expect(readCost).toBeLessThanOrEqual(CUT_COST_TARGET_S);
+    // The master saw each cut worker go silent only if the cut outlasted workerTimeout; either way each one is listed alive again.
+    expect((await c.masterStatus()).workers.filter((w) => !w.lost)).toHaveLength(4);
+  }, 420_000);
 
   test('only the link between two workers (primaries and replicas of each other) cut mid-push: the job is exact', async () => {
     cluster = await HostCluster.start();
@@ -129,7 +136,7 @@ describe.skipIf(!canBuildHosts())('multi-host cluster', () => {
     // Both ends stopped waiting for the silent peer's copies.
     const replicaFailures = [c.workers[0]!, c.workers[1]!].flatMap((w) => lines(w.proc, 'replica unreachable: its pushes fail until it answers again'));
     expect(replicaFailures.length).toBeGreaterThan(0);
-  });
+  }, 180_000);
 
   test('the master cut off from one worker: it warns, gets no new slots; healed, it comes back and gets slots', async () => {
     cluster = await HostCluster.start({ masterArgs: ['--worker-timeout', '6s'] });
@@ -137,9 +144,13 @@ describe.skipIf(!canBuildHosts())('multi-host cluster', () => {
     const w3 = c.workers[2]!;
     await c.net.cutLink('master', w3.host.name);
     await whenAlive(c, w3, false, 30_000);
-    const warned = lines(w3.proc, 'master unreachable: this worker gets no new slots until it answers (serving what it holds meanwhile)');
-    expect(warned.length).toBeGreaterThan(0);
+    const unreachable = 'master unreachable: this worker gets no new slots until it answers (serving what it holds meanwhile)';
+    // The worker finds the silence on its side within deadPeerTimeout; the master may have counted it lost first.
+    await c.waitFor(async () => lines(w3.proc, unreachable).length > 0, 15_000, 'the worker to warn');
+    const warned = lines(w3.proc, unreachable);
     expect(warned[0]).toMatchObject({ level: 'warn', role: 'worker', master: c.master.address });
+    // (The status says lost as soon as the timeout has passed; the sweep that logs it runs within a second.)
+    await c.waitFor(async () => lines(c.master.proc, 'worker lost: no heartbeat within workerTimeout; no new slots for it').length > 0, 10_000, 'the master to log the loss');
     expect(lines(c.master.proc, 'worker lost: no heartbeat within workerTimeout; no new slots for it')[0]).toMatchObject({ worker: w3.address });
 
     const job = startJob(c);
@@ -151,14 +162,14 @@ describe.skipIf(!canBuildHosts())('multi-host cluster', () => {
 
     await c.net.healLink('master', w3.host.name);
     await whenAlive(c, w3, true);
-    expect(lines(w3.proc, 'master reachable again').length).toBeGreaterThan(0);
+    await c.waitFor(async () => lines(w3.proc, 'master reachable again').length > 0, 10_000, 'the worker to log the master back');
     expect(lines(c.master.proc, 'worker back: registered again after it was lost')[0]).toMatchObject({ worker: w3.address });
     const again = startJob(c);
     await again.waitFor(/^reduce /m, 120_000, 'stderr');
     const slotsAfter = (await c.masterStatus()).shuffles.flatMap((s) => Object.keys(s.slotsByWorker));
     await finished(again);
     expect(slotsAfter).toContain(w3.address);
-  });
+  }, 240_000);
 
   test('a worker decommissioned mid-stage without replication: exact output, and it exits by itself once its shuffles are gone', async () => {
     cluster = await HostCluster.start();
@@ -178,5 +189,5 @@ describe.skipIf(!canBuildHosts())('multi-host cluster', () => {
     expect(exit, w2.proc.tail()).toEqual({ code: 0, signal: null });
     expect(lines(w2.proc, 'decommission complete: stopping')).toHaveLength(1);
     expect(w2.proc.stderr).toMatch(/^braid worker: out of service, exiting$/m);
-  });
+  }, 180_000);
 });
