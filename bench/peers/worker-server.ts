@@ -38,6 +38,8 @@ const worker = await startWorker({
   master: values.master,
   memoryLimit: num(values['memory-limit']) ?? 2 * GiB,
   diskReserve: 0,
+  // The bench removes the data at exit: a stop has no commits to wait for.
+  drainTimeoutMs: 0,
   chunkSize: num(values['chunk-size']),
   chunkCacheSize: num(values['chunk-cache-size']),
 }).catch(async (err: unknown) => {

@@ -74,7 +74,8 @@ async function route(req: IncomingMessage, res: ServerResponse, options: HttpSer
 }
 
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
-  const server = createServer((req, res) => {
+  // TCP keepalive on every socket, as on the Braid protocol's: a scraper that vanished is found by the kernel.
+  const server = createServer({ keepAlive: true, keepAliveInitialDelay: 10_000 }, (req, res) => {
     route(req, res, options).catch((err: unknown) => {
       // Only a failure to write the response lands here; the socket is gone or broken.
       res.destroy(err instanceof Error ? err : undefined);

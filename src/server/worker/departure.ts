@@ -73,10 +73,6 @@ export class Departure {
 
   constructor(private readonly o: DepartureOptions) {}
 
-  get isLeaving(): boolean {
-    return this.state !== 'serving';
-  }
-
   /** Starts a decommission (idempotent); returns at once with the status. */
   decommission(): DepartureStatus {
     if (this.state === 'serving') {

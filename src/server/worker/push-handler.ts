@@ -27,8 +27,6 @@ export interface PushLimits {
  */
 export class PushHandler {
   shuttingDown = false;
-  /** When the last push arrived (performance.now()), for the shutdown drain. */
-  lastPushAt = 0;
 
   constructor(
     private readonly registry: ShuffleRegistry,
@@ -40,7 +38,6 @@ export class PushHandler {
 
   handle(msg: PushMessage, conn: Connection): void {
     const started = performance.now();
-    this.lastPushAt = started;
     const shuffle = this.registry.get(msg.shuffleKey);
     const wrongApp = isApplicationRole(conn.peerRole) && appIdOfKey(msg.shuffleKey) !== conn.appId;
     const single = msg.type === MessageType.PushData;

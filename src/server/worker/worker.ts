@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { BlockHandler, defaultEssStorePath } from '../../ess/block-handler.js';
 import { componentLogger } from '../../log/index.js';
-import { DecommissionWorker, GetStatus, MessageType, Role, addressKey, type Address } from '../../protocol/index.js';
+import { BraidError, DecommissionWorker, ErrorCodes, GetStatus, MessageType, Role, addressKey, type Address } from '../../protocol/index.js';
 import { ChunkReader, DataDirs, MapRangeSorter, MetaStore } from '../../storage/index.js';
 import {
   RpcRouter,
@@ -134,8 +134,9 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
     .on(GetStatus, () => ({ json: Buffer.from(JSON.stringify(status())) }))
     .on(DecommissionWorker, (_req, conn) => {
       checkRole(conn, ADMIN_ROLES, 'DecommissionWorker');
+      if (departure === undefined) throw new BraidError(ErrorCodes.SERVER_BUSY, 'the worker is still starting; ask again');
       log.info({ by: conn.remote }, 'decommission asked for over the admin RPC');
-      departure!.decommission();
+      departure.decommission();
       return { json: Buffer.from(JSON.stringify(status())) };
     });
 
