@@ -12,3 +12,4 @@ export {
   type LogFormat,
   type LogOptions,
 } from './logger.js';
+export { Episode } from './episode.js';

@@ -33,6 +33,9 @@ function startJob(c: HostCluster, extra: string[] = []): HostProcess {
   return c.cli([...JOB, '--master', c.master.address, ...extra]);
 }
 
+/** A smaller job, where only where its slots go matters. */
+const SMALL = ['--size', '16m'];
+
 async function finished(job: HostProcess): Promise<JobSummary> {
   await job.exited;
   expect(job.exitCode, job.tail()).toBe(0);
@@ -86,6 +89,8 @@ describe.skipIf(!canBuildHosts())('multi-host cluster', () => {
   test('a TeraSort from the client host validates; every replica is on another host than its primary; idle connections stay up', async () => {
     cluster = await HostCluster.start();
     const c = cluster;
+    // A connection idle for longer than the dead-peer timeout (5 s) is alive: pings keep it so. (Runs alongside the job.)
+    const idle = c.client.spawn([IDLE_PROBE, c.master.address, '7000', ...c.security.client]);
     const job = startJob(c);
     // Once the reduce phase begins every partition is committed: see where each copy is, on the disks.
     await job.waitFor(/^reduce /m, 120_000, 'stderr');
@@ -106,9 +111,8 @@ describe.skipIf(!canBuildHosts())('multi-host cluster', () => {
       expect(replica, file).not.toBe(primary);
     }
 
-    // A connection idle for longer than the dead-peer timeout (5 s) is alive: pings keep it so.
-    const idle = await c.client.run([IDLE_PROBE, c.master.address, '7000', ...c.security.client.slice(1)], 30_000);
-    expect(JSON.parse(idle.stdout.trim())).toEqual({ closedWhileIdle: false, answered: true });
+    await idle.exited;
+    expect(JSON.parse(idle.stdout.trim()), idle.tail()).toEqual({ closedWhileIdle: false, answered: true });
     // Every role's log lines parse as JSON (--log-format json).
     for (const p of [c.master.proc, ...c.workers.map((w) => w.proc)]) {
       const nonJson = p.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('{'));
@@ -162,7 +166,7 @@ describe.skipIf(!canBuildHosts())('multi-host cluster', () => {
     await c.waitFor(async () => lines(c.master.proc, 'worker lost: no heartbeat within workerTimeout; no new slots for it').length > 0, 10_000, 'the master to log the loss');
     expect(lines(c.master.proc, 'worker lost: no heartbeat within workerTimeout; no new slots for it')[0]).toMatchObject({ worker: w3.address });
 
-    const job = startJob(c);
+    const job = startJob(c, SMALL);
     await job.waitFor(/^reduce /m, 120_000, 'stderr');
     const slots = (await c.masterStatus()).shuffles.flatMap((s) => Object.keys(s.slotsByWorker));
     await finished(job);
@@ -173,7 +177,7 @@ describe.skipIf(!canBuildHosts())('multi-host cluster', () => {
     await whenAlive(c, w3, true);
     await c.waitFor(async () => lines(w3.proc, 'master reachable again').length > 0, 10_000, 'the worker to log the master back');
     expect(lines(c.master.proc, 'worker back: registered again after it was lost')[0]).toMatchObject({ worker: w3.address });
-    const again = startJob(c);
+    const again = startJob(c, SMALL);
     await again.waitFor(/^reduce /m, 120_000, 'stderr');
     const slotsAfter = (await c.masterStatus()).shuffles.flatMap((s) => Object.keys(s.slotsByWorker));
     await finished(again);

@@ -24,7 +24,14 @@ describe('LifecycleManager options', () => {
     const r = resolveLifecycleOptions(base);
     expect(r).toMatchObject({ ...LIFECYCLE_DEFAULTS, appId: 'app-1', master: { host: '127.0.0.1', port: 1 } });
     expect(r).toMatchObject({
-      host: '127.0.0.1',
+      // Chosen at start: 127.0.0.1 for a master on loopback, else the address that reaches the master.
+      host: undefined,
+      advertiseHost: undefined,
+      advertiseInterface: undefined,
+      pingIntervalMs: 1000,
+      deadPeerTimeoutMs: 5000,
+      connectTimeoutMs: 5000,
+      deadPeerBackoffMs: 10_000,
       port: 0,
       replicate: true,
       splitThreshold: 0,

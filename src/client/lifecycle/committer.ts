@@ -1,4 +1,4 @@
-import { debuglog } from 'node:util';
+import { moduleLogger } from '../../log/index.js';
 import {
   CommitFiles,
   Mode,
@@ -12,7 +12,7 @@ import {
 import type { ConnectionPool } from '../../transport/index.js';
 import type { MapOutputs, PartitionResult, ShuffleState, StageResult } from './shuffle-state.js';
 
-const trace = debuglog('braid:lifecycle');
+const log = moduleLogger('lifecycle');
 
 export interface CommitterConfig {
   appId: string;
@@ -57,7 +57,7 @@ export class Committer {
             const asked = new Set(files.map((f) => fileKey(f.partitionId, f.epoch, f.mode)));
             return { address, committed: res.committed.filter((c) => asked.has(fileKey(c.partitionId, c.epoch, c.mode))) };
           } catch (err) {
-            trace('shuffle %d: commit on %s failed, its %d files count as lost: %s', shuffleId, addressKey(address), files.length, asBraidError(err).message);
+            log().warn({ app: appId, shuffleId, worker: addressKey(address), files: files.length, reason: asBraidError(err).message }, 'commit failed: the files on this worker count as not committed');
             return { address, committed: [] as CommittedFileInfo[] };
           }
         }),

@@ -1,4 +1,3 @@
-import { debuglog } from 'node:util';
 import {
   ApplicationHeartbeat,
   BraidError,
@@ -17,7 +16,7 @@ import {
   type PartitionLocation,
   type PartitionSum,
 } from '../../protocol/index.js';
-import { componentLogger, type Logger } from '../../log/index.js';
+import { Episode, componentLogger, type Logger } from '../../log/index.js';
 import {
   ConnectionPool,
   TransportServer,
@@ -36,9 +35,10 @@ import { lifecycleRouter } from './rpc-service.js';
 import { ShuffleState, type StageResult } from './shuffle-state.js';
 import { SlotReserver } from './slot-reserver.js';
 
-const trace = debuglog('braid:lifecycle');
 
 const U32_MAX = 0xffff_ffff;
+/** While the master does not answer, the warning is repeated at most this often. */
+const MASTER_WARN_EVERY_MS = 30_000;
 
 export interface MapperEndRequest {
   shuffleId: number;
@@ -74,6 +74,7 @@ function requireU32(name: string, value: number, min = 0): void {
 export class LifecycleManager {
   readonly appId: string;
   private readonly log: Logger;
+  private readonly masterUnreachable: Episode;
   private readonly shuffles = new Map<number, ShuffleState>();
   private readonly pool: ConnectionPool;
   private readonly reserver: SlotReserver;
@@ -95,6 +96,7 @@ export class LifecycleManager {
       ...clientLiveness(options, options.rpcTimeoutMs),
     });
     this.log = componentLogger('lifecycle', { app: options.appId });
+    this.masterUnreachable = new Episode(this.log, MASTER_WARN_EVERY_MS);
     this.reserver = new SlotReserver(this.pool, options);
     this.reviver = new Reviver(this.reserver, options.reviveBatchWindowMs);
     this.committer = new Committer(this.pool, options);
@@ -215,7 +217,7 @@ export class LifecycleManager {
     }
     const outcome = state.recordMapperEnd(req.mapId, req.attemptId, req.partitions);
     if (outcome.stageEnded) {
-      trace('shuffle %d: all %d maps ended, committing', state.shuffleId, state.numMappers);
+      this.log.info({ shuffleId: state.shuffleId, maps: state.numMappers }, 'stage ended: every map reported; committing');
       void this.committer.commit(state, state.outputs);
     }
     return { winner: outcome.winner, allMappersEnded: outcome.allMappersEnded };
@@ -273,7 +275,7 @@ export class LifecycleManager {
     const old = state.resetForStageRetry();
     // Waiters of an attempt that never ended are served by the next one.
     if (!old.allEnded) state.outputs.result.promise.then((r) => old.result.resolve(r), (err: unknown) => old.result.reject(err));
-    trace('shuffle %d: map stage reset for retry %d', shuffleId, state.stageRetries);
+    this.log.warn({ shuffleId, stageRetry: state.stageRetries }, 'map stage reset for a re-run');
   }
 
   /** Forgets the shuffle and deletes its files on the master's and every worker's side (failures ignored). */
@@ -313,12 +315,12 @@ export class LifecycleManager {
     }
     const decision = this.failures.report(req);
     if (decision.firstResubmit) {
-      trace('shuffle %d: fetch failures reached %d, re-running the map stage', req.shuffleId, this.options.maxFetchFailures);
+      this.log.warn({ shuffleId: req.shuffleId, partitionId: req.partitionId, maxFetchFailures: this.options.maxFetchFailures, reason: req.error }, 'fetch failures reached the limit: the map stage must be re-run');
       if (state !== undefined && !state.removed) this.resetForStageRetry(req.shuffleId);
       try {
         this.options.onUnregisterAllMapOutput?.(req.shuffleId);
       } catch (err) {
-        trace('onUnregisterAllMapOutput(%d) threw: %s', req.shuffleId, asBraidError(err).message);
+        this.log.error({ shuffleId: req.shuffleId, err: asBraidError(err) }, 'onUnregisterAllMapOutput threw');
       }
     }
     return decision.answer;
@@ -342,8 +344,9 @@ export class LifecycleManager {
     try {
       const master = await this.pool.get(this.options.master, { evenIfSuspect: true });
       await master.call(ApplicationHeartbeat, { appId: this.appId, shuffleIds: this.shuffleIds() }, this.options.rpcTimeoutMs);
+      this.masterUnreachable.ended({ master: addressKey(this.options.master) }, 'master reachable again');
     } catch (err) {
-      trace('application heartbeat to the master failed: %s', asBraidError(err).message);
+      this.masterUnreachable.failed({ master: addressKey(this.options.master), reason: asBraidError(err).message }, 'master unreachable: application heartbeats fail (the application expires after the master\'s appTimeout)');
     } finally {
       this.heartbeatInFlight = false;
     }

@@ -1,4 +1,4 @@
-import { debuglog } from 'node:util';
+import { moduleLogger } from '../../log/index.js';
 import {
   BraidError,
   DestroySlots,
@@ -14,7 +14,7 @@ import {
 import type { ConnectionPool } from '../../transport/index.js';
 import { groupByWorker, groupFilesByWorker } from './shuffle-state.js';
 
-const trace = debuglog('braid:lifecycle');
+const log = moduleLogger('lifecycle');
 
 export interface SlotReserverConfig {
   appId: string;
@@ -66,7 +66,7 @@ export class SlotReserver {
       } catch (err) {
         if (avoid.length > 0) {
           // The preference made the request impossible: ask again with only the hard exclusions.
-          trace('shuffle %d: slots unavailable while avoiding %d workers, retrying without: %s', shuffleId, avoid.length, asBraidError(err).message);
+          log().info({ app: this.config.appId, shuffleId, avoided: avoid.map(addressKey), reason: asBraidError(err).message }, 'no slots while avoiding failed workers: asking again without avoiding them');
           avoid = [];
           attempt--;
           continue;
@@ -82,7 +82,7 @@ export class SlotReserver {
       if (failed.length === 0) return locations;
       for (const f of failed) refused.set(addressKey(f.address), f.address);
       lastError = failed[0]!.error;
-      trace('shuffle %d: reservation attempt %d refused by %s', shuffleId, attempt, failed.map((f) => addressKey(f.address)).join(', '));
+      log().warn({ app: this.config.appId, shuffleId, attempt, refusedBy: failed.map((f) => addressKey(f.address)), reason: lastError.message }, 'reservation refused: trying other workers');
     }
     throw new BraidError(
       ErrorCodes.RESERVE_FAILED,

@@ -1,9 +1,9 @@
-import type { Logger } from '../../log/index.js';
+import { Episode, type Logger } from '../../log/index.js';
 import { RegisterWorker, Role, WorkerHeartbeat, addressKey, asBraidError, type Address, type DiskInfo } from '../../protocol/index.js';
 import { ConnectionPool, clientLiveness, type Connection, type Liveness } from '../../transport/index.js';
 
 /** While the master stays unreachable, the warning is repeated at most this often. */
-export const UNREACHABLE_WARN_EVERY_MS = 30_000;
+const UNREACHABLE_WARN_EVERY_MS = 30_000;
 
 export interface MasterLinkOptions {
   master: Address;
@@ -31,13 +31,12 @@ export class MasterLink {
   private registered = false;
   private beating: Promise<void> | undefined;
   private stopped = false;
-  /** Since when the master has not answered (0: it answers), and when that was last said. */
-  private unreachableSince = 0;
-  private warnedAt = 0;
-  private failures = 0;
+  /** The master not answering, logged once per episode. */
+  private readonly unreachable: Episode;
 
   constructor(private readonly options: MasterLinkOptions) {
     this.intervalMs = options.intervalMs;
+    this.unreachable = new Episode(options.log, UNREACHABLE_WARN_EVERY_MS);
     this.pool = new ConnectionPool({ role: Role.Worker, token: options.authToken, ...clientLiveness(options.connection, 10_000) });
   }
 
@@ -101,7 +100,10 @@ export class MasterLink {
         await o.onExpired(res.expiredShuffleKeys);
       }
     } catch (err) {
-      this.unreachable(asBraidError(err).message);
+      this.unreachable.failed(
+        { master: addressKey(o.master), reason: asBraidError(err).message },
+        'master unreachable: this worker gets no new slots until it answers (serving what it holds meanwhile)',
+      );
     }
   }
 
@@ -113,25 +115,8 @@ export class MasterLink {
     o.log.info({ master: addressKey(o.master), disks: disks.length, heartbeatIntervalMs: this.intervalMs }, what);
   }
 
-  /** A warning at the first failure, repeated at most every UNREACHABLE_WARN_EVERY_MS while it lasts. */
-  private unreachable(reason: string): void {
-    const now = Date.now();
-    this.failures++;
-    if (this.unreachableSince === 0) this.unreachableSince = now;
-    if (this.warnedAt !== 0 && now - this.warnedAt < UNREACHABLE_WARN_EVERY_MS) return;
-    this.warnedAt = now;
-    this.options.log.warn(
-      { master: addressKey(this.options.master), reason, failedHeartbeats: this.failures, unreachableForMs: now - this.unreachableSince },
-      'master unreachable: this worker gets no new slots until it answers (serving what it holds meanwhile)',
-    );
-  }
-
   private reachable(): void {
-    if (this.unreachableSince === 0) return;
-    this.options.log.info({ master: addressKey(this.options.master), unreachableForMs: Date.now() - this.unreachableSince }, 'master reachable again');
-    this.unreachableSince = 0;
-    this.warnedAt = 0;
-    this.failures = 0;
+    this.unreachable.ended({ master: addressKey(this.options.master) }, 'master reachable again');
   }
 
   async stop(): Promise<void> {
