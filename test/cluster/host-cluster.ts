@@ -150,7 +150,6 @@ export class HostCluster {
 
 export interface MasterStatus {
   workers: { address: string; lost: boolean; shuttingDown: boolean; slots: number }[];
-  shuffles: { key: string; slotsByWorker: Record<string, number> }[];
 }
 
 export interface JobSummary {
