@@ -23,6 +23,8 @@ export const PushStatus = {
   FAIL_WRONG_APP: 23,
   /** Client side only: the request failed (timeout, lost connection) before any status came back. */
   FAIL_CONNECTION: 24,
+  /** The connection's role may not push in this mode (tasks push to primaries, primaries to replicas). */
+  FAIL_FORBIDDEN: 25,
 } as const;
 
 export type PushStatusCode = (typeof PushStatus)[keyof typeof PushStatus];

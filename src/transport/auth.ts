@@ -1,6 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { BraidError, ErrorCodes, Role, type Role as RoleId } from '../protocol/index.js';
-import type { Connection } from './connection.js';
+import { BraidError, ErrorCodes, Role } from '../protocol/index.js';
 import type { Authenticator } from './handshake.js';
 
 /**
@@ -35,21 +34,4 @@ export function clusterAuthenticator(secret: string): Authenticator {
     if (!CLUSTER_ROLES.has(hs.role) && hs.appId !== '' && same(hs.token, applicationToken(secret, hs.appId))) return undefined;
     return new BraidError(ErrorCodes.AUTH, `authentication failed for role ${hs.role}${hs.appId ? ` of application ${hs.appId}` : ''}`);
   };
-}
-
-/** True for connections that act for one application (their requests must name it). */
-export function isApplicationRole(role: number): boolean {
-  return role === Role.Client || role === Role.LifecycleManager;
-}
-
-/** Fails unless the connection may act for `appId`: cluster roles may, application roles only for their own. */
-export function checkApplication(conn: Connection, appId: string): void {
-  if (isApplicationRole(conn.peerRole) && conn.appId !== appId) {
-    throw new BraidError(ErrorCodes.WRONG_APP, `a connection of application "${conn.appId}" may not act for "${appId}"`);
-  }
-}
-
-/** Fails unless the connection declared one of `roles`. */
-export function checkRole(conn: Connection, roles: readonly RoleId[], what: string): void {
-  if (!roles.includes(conn.peerRole as RoleId)) throw new BraidError(ErrorCodes.INVALID_REQUEST, `${what} is not accepted from role ${conn.peerRole}`);
 }

@@ -4,4 +4,4 @@ export { TransportServer, type ServerOptions } from './server.js';
 export { ConnectionPool } from './pool.js';
 export { RpcRouter, type RpcHandler } from './rpc-router.js';
 export { tokenAuthenticator, type Authenticator, type HandshakeMessage } from './handshake.js';
-export { applicationToken, clusterAuthenticator, checkApplication, checkRole, isApplicationRole } from './auth.js';
+export { applicationToken, clusterAuthenticator } from './auth.js';

@@ -2,7 +2,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { debuglog } from 'node:util';
 import { BraidError, ErrorCodes, MessageType, PROTOCOL_VERSION, asBraidError, type Address, type Role } from '../protocol/index.js';
 import { Connection, DEFAULT_CONNECTION_OPTIONS, type ConnectionOptions, type InboundRequest } from './connection.js';
-import { awaitHandshakeFrame, versionError, type Authenticator } from './handshake.js';
+import { isKnownRole, roleName } from '../security/access.js';
+import { onHandshakeFrame, versionError, type Authenticator, type HandshakeMessage } from './handshake.js';
 
 const trace = debuglog('braid:transport');
 
@@ -15,6 +16,8 @@ export interface ServerOptions {
   /** Called once a connection has completed its handshake. */
   onConnection?(conn: Connection): void;
   authenticate?: Authenticator;
+  /** The roles this server serves; a handshake declaring any other role is refused. Default: every defined role. */
+  roles?: readonly Role[];
   handshakeTimeoutMs?: number;
   connection?: Partial<ConnectionOptions>;
 }
@@ -59,45 +62,55 @@ export class TransportServer {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     const conn = new Connection(socket, this.connOptions);
-    const handshake = awaitHandshakeFrame(conn, MessageType.Handshake, this.options.handshakeTimeoutMs ?? 10_000);
-    handshake.then(
-      (hs) => {
-        const refusal = versionError(hs.version) ?? this.options.authenticate?.(hs);
-        const ack = {
-          type: MessageType.HandshakeAck,
-          version: PROTOCOL_VERSION,
-          role: this.options.role,
-          heartbeatIntervalMs: this.connOptions.heartbeatIntervalMs,
-        } as const;
-        if (refusal) {
-          conn.send({ ...ack, ok: false, code: refusal.code, message: refusal.message });
-          socket.end();
-          // Give the ack a moment to reach the peer, but leave no timer behind once the socket is gone.
-          const linger = setTimeout(() => conn.close(refusal), 1000).unref();
-          conn.once('close', () => clearTimeout(linger));
-          return;
-        }
-        conn.peerRole = hs.role;
-        conn.appId = hs.appId;
-        this.connections.add(conn);
-        conn.once('close', (err) => {
-          this.connections.delete(conn);
-          if (err) trace('connection %s closed: %s %s', conn.remote, err.code, err.message);
-        });
-        conn.on('request', (message) => {
-          try {
-            this.options.onRequest(message, conn);
-          } catch (err) {
-            // A handler bug fails this connection, not the server.
-            conn.close(asBraidError(err));
-          }
-        });
-        conn.startHeartbeats();
-        conn.send({ ...ack, ok: true, code: '', message: '' });
-        this.options.onConnection?.(conn);
-      },
-      (err: unknown) => trace('handshake with %s failed: %s', conn.remote, asBraidError(err).message),
+    // The handshake is handled inside the decoder's loop, synchronously: a
+    // request the client pipelined right behind it (same read) finds the
+    // request listener already attached, and is served in order.
+    onHandshakeFrame(conn, MessageType.Handshake, this.options.handshakeTimeoutMs ?? 10_000, (hs) => this.onHandshake(conn, socket, hs), (err) =>
+      trace('handshake with %s failed: %s', conn.remote, err.message),
     );
+  }
+
+  private onHandshake(conn: Connection, socket: Socket, hs: HandshakeMessage): void {
+    const refusal = versionError(hs.version) ?? this.roleError(hs.role) ?? this.options.authenticate?.(hs);
+    const ack = {
+      type: MessageType.HandshakeAck,
+      version: PROTOCOL_VERSION,
+      role: this.options.role,
+      heartbeatIntervalMs: this.connOptions.heartbeatIntervalMs,
+    } as const;
+    if (refusal) {
+      conn.send({ ...ack, ok: false, code: refusal.code, message: refusal.message });
+      socket.end();
+      // Give the ack a moment to reach the peer, but leave no timer behind once the socket is gone.
+      const linger = setTimeout(() => conn.close(refusal), 1000).unref();
+      conn.once('close', () => clearTimeout(linger));
+      return;
+    }
+    conn.peerRole = hs.role;
+    conn.appId = hs.appId;
+    this.connections.add(conn);
+    conn.once('close', (err) => {
+      this.connections.delete(conn);
+      if (err) trace('connection %s closed: %s %s', conn.remote, err.code, err.message);
+    });
+    conn.on('request', (message) => {
+      try {
+        this.options.onRequest(message, conn);
+      } catch (err) {
+        // A handler bug fails this connection, not the server.
+        conn.close(asBraidError(err));
+      }
+    });
+    conn.startHeartbeats();
+    conn.send({ ...ack, ok: true, code: '', message: '' });
+    this.options.onConnection?.(conn);
+  }
+
+  /** Only defined roles that this server serves get past the handshake. */
+  private roleError(role: number): BraidError | undefined {
+    const served = this.options.roles;
+    if (isKnownRole(role) && (served === undefined || served.includes(role))) return undefined;
+    return new BraidError(ErrorCodes.HANDSHAKE, `${isKnownRole(role) ? roleName(role) : `unknown role ${role}`} connections are not served here`, { retriable: false });
   }
 
   /** Stops accepting, closes every connection, and resolves when the listener is closed. */

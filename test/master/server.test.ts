@@ -60,7 +60,7 @@ describe('master server', () => {
 
   test('requests other than control RPCs get INVALID_REQUEST; unserved methods UNKNOWN_METHOD', async () => {
     const m = await master();
-    const c = await client(m, Role.Client, { appId: 'app_1' });
+    const c = await client(m, Role.LifecycleManager, { appId: 'app_1' });
     await expect(
       c.request({ type: MessageType.PushData, shuffleKey: 'app_1-0', partitionId: 0, epoch: 0, mode: 0, body: Buffer.alloc(8) }),
     ).rejects.toMatchObject({ code: ErrorCodes.INVALID_REQUEST });

@@ -293,7 +293,8 @@ export function useTransportHarness(): Harness {
       return s;
     },
     async client(address, options = {}) {
-      const c = await connect(address, { role: Role.Client, appId: 'app', ...options });
+      // A LifecycleManager may call the control methods these tests serve (see the access table).
+      const c = await connect(address, { role: Role.LifecycleManager, appId: 'app', ...options });
       clients.push(c);
       return c;
     },

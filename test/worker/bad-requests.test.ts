@@ -66,7 +66,8 @@ test('bad pushes get per-batch failure statuses', async () => {
   expect(await pushData(client, 'app-99', 0, b0)).toBe(PushStatus.FAIL_UNKNOWN_SHUFFLE);
   expect(await pushData(client, KEY, 7, b0)).toBe(PushStatus.FAIL_UNKNOWN_LOCATION);
   expect(await pushData(client, KEY, 0, b0, 3)).toBe(PushStatus.FAIL_UNKNOWN_LOCATION);
-  expect(await pushData(client, KEY, 0, b0, 0, Mode.Replica)).toBe(PushStatus.FAIL_UNKNOWN_LOCATION);
+  // Tasks push to primaries only; replica copies are written by their primary.
+  expect(await pushData(client, KEY, 0, b0, 0, Mode.Replica)).toBe(PushStatus.FAIL_FORBIDDEN);
 
   // Corrupt batches: the length field does not match the body, or the body is shorter than a header.
   const lying = Buffer.from(b0); // copy

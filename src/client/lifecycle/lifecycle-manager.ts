@@ -95,6 +95,8 @@ export class LifecycleManager {
       host: lm.options.host,
       port: lm.options.port,
       role: Role.LifecycleManager,
+      // Its callers are the application's tasks.
+      roles: [Role.Client],
       authenticate: tokenAuthenticator(lm.options.authToken),
       onRequest(message, conn) {
         if (message.type === MessageType.RpcRequest) router.dispatch(message, conn);

@@ -11,7 +11,8 @@ import {
   WorkerHeartbeat,
   type Address,
 } from '../../protocol/index.js';
-import { RpcRouter, TransportServer, checkApplication, checkRole, clusterAuthenticator, type Connection, type InboundRequest } from '../../transport/index.js';
+import { checkApplication } from '../../security/access.js';
+import { RpcRouter, TransportServer, clusterAuthenticator, type Connection, type InboundRequest } from '../../transport/index.js';
 import { resolveMasterOptions, type MasterOptions } from './options.js';
 import { MasterService } from './service.js';
 import type { MasterStatus } from './status.js';
@@ -23,9 +24,6 @@ export interface MasterHandle {
   /** Stops the timers and closes the server and every connection. Idempotent. */
   close(): Promise<void>;
 }
-
-/** Only workers (and operators' tools) may register and heartbeat as workers. */
-const WORKER_ROLES = [Role.Worker, Role.Admin] as const;
 
 /** How often silent workers and applications are looked for: often enough to notice within a fraction of the timeout. */
 function sweepPeriodMs(workerTimeoutMs: number, appTimeoutMs: number): number {
@@ -61,6 +59,7 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
     host: opts.host,
     port: opts.port,
     role: Role.Master,
+    roles: [Role.Worker, Role.LifecycleManager, Role.Admin],
     authenticate: clusterAuthenticator(opts.authToken),
     onRequest(message, conn) {
       if (message.type === MessageType.RpcRequest) router.dispatch(message, conn);
@@ -77,14 +76,9 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
   const address = server.address;
   const service = new MasterService(opts, address);
   router
-    .on(RegisterWorker, (req, conn) => {
-      checkRole(conn, WORKER_ROLES, 'RegisterWorker');
-      return service.registerWorker(req);
-    })
-    .on(WorkerHeartbeat, (req, conn) => {
-      checkRole(conn, WORKER_ROLES, 'WorkerHeartbeat');
-      return service.workerHeartbeat(req);
-    })
+    // Which roles may call each method is the access table's (src/security/access.ts); the router checks it.
+    .on(RegisterWorker, (req) => service.registerWorker(req))
+    .on(WorkerHeartbeat, (req) => service.workerHeartbeat(req))
     .on(RequestSlots, (req, conn) => {
       checkApplication(conn, req.appId);
       return service.requestSlots(req);

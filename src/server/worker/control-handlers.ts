@@ -20,7 +20,8 @@ import {
   type MemoryTracker,
   type MetaStore,
 } from '../../storage/index.js';
-import { checkApplication, type RpcRouter } from '../../transport/index.js';
+import { checkApplication } from '../../security/access.js';
+import type { RpcRouter } from '../../transport/index.js';
 import type { ResolvedWorkerOptions } from './options.js';
 import type { FileEntry, ShuffleRegistry, ShuffleState } from './shuffle-registry.js';
 

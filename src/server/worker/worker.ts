@@ -130,6 +130,7 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
     host: o.host,
     port: o.port,
     role: Role.Worker,
+    roles: [Role.Client, Role.LifecycleManager, Role.Replica, Role.Admin],
     onRequest,
     onConnection: (conn) => memory.track(conn),
     authenticate: clusterAuthenticator(o.authToken),
