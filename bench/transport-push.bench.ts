@@ -22,6 +22,7 @@ import { formatBytes } from './lib/format.js';
 import { peerScript, spawnPeer, type Peer } from './lib/peer.js';
 import { median } from './lib/stats.js';
 import { result, type BenchModule, type BenchOptions, type BenchResult } from './lib/types.js';
+import { benchAppKey } from './lib/security.js';
 
 interface Config {
   /** Result name suffix, e.g. '64k.k32'. */
@@ -61,7 +62,7 @@ async function stat(peer: Peer): Promise<Stat> {
 
 
 async function pushBraid(port: number, body: Buffer, count: number, inFlight: number): Promise<void> {
-  const conn = await connect({ host: '127.0.0.1', port }, { role: Role.Client, appId: 'bench' });
+  const conn = await connect({ host: '127.0.0.1', port }, { role: Role.Client, appId: 'bench', key: benchAppKey('bench') });
   let next = 0;
   const lane = async () => {
     while (next < count) {

@@ -4,10 +4,10 @@
  * Options come from defaults, a config file (--config or BRAID_CONFIG), the
  * environment (BRAID_*) and flags, later wins. Prints one ready line:
  * `braid <role> ready {"master":"host:port",...}`, then serves until SIGTERM
- * or SIGINT, which stop it cleanly.
+ * or SIGINT, which stop it cleanly. SIGHUP reads the TLS files again.
  */
 import { describeOptions, helpRequested, resolveConfig, type ConfigRole, type RoleConfigs } from './config/index.js';
-import { configureLogging } from './log/index.js';
+import { componentLogger, configureLogging } from './log/index.js';
 import { asBraidError } from './protocol/index.js';
 import { runMaster, runStandalone, runWorker, type RunningRole } from './server/roles.js';
 
@@ -43,7 +43,18 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  let running: RunningRole;
+  let running: RunningRole | undefined;
+  // A renewed certificate is picked up without a restart; a bad renewal is refused and the old one kept.
+  process.on('SIGHUP', () => {
+    const log = componentLogger(role);
+    try {
+      if (running === undefined) return; // still starting: the files are being read anyway
+      running.reloadTls();
+      log.info('SIGHUP: TLS certificate and key read again');
+    } catch (err) {
+      log.error({ code: asBraidError(err).code }, `SIGHUP: TLS files not reloaded, the old ones stay in use: ${asBraidError(err).message}`);
+    }
+  });
   try {
     running = await start(role, flags);
   } catch (err) {

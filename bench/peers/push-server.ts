@@ -17,8 +17,9 @@
  */
 import { createServer, type Socket } from 'node:net';
 import { BraidError, ErrorCodes, MessageType, PushStatus, Role } from '../../src/protocol/index.js';
-import { TransportServer } from '../../src/transport/index.js';
+import { TransportServer, clusterAuth } from '../../src/transport/index.js';
 import { announceReady, exitOnSignal, serveCommands } from '../lib/peer.js';
+import { benchSecret } from '../lib/security.js';
 
 let payloadBytes = 0;
 
@@ -27,6 +28,7 @@ async function startBraid(): Promise<{ port: number; close(): Promise<void> }> {
   const ok = Buffer.from([PushStatus.SUCCESS]);
   const server = await TransportServer.listen({
     role: Role.Worker,
+    auth: clusterAuth(benchSecret()),
     onRequest(message, conn) {
       if (message.type === MessageType.PushData) {
         payloadBytes += message.body.length;

@@ -8,12 +8,19 @@
  *   braid status    --master host:port
  *
  * Without --master, jobs run on an embedded standalone cluster (a master and
- * --workers workers, replication on) whose data lives in a temporary directory.
+ * --workers workers, replication on) whose data lives in a temporary directory;
+ * it gets a random secret that only this command and its task processes know.
+ * With --master, the cluster's secret comes from --auth-secret-file or
+ * BRAID_AUTH_SECRET (--insecure for a cluster without authentication), and
+ * TLS from --tls-ca-file (plus --tls-cert-file/--tls-key-file: the job's
+ * LifecycleManager listens with them, `status` presents them as an admin).
  */
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { humanBytes } from './format.js';
 import { BraidError, ErrorCodes, GetStatus, Role, asBraidError, parseAddress, type Address } from '../protocol/index.js';
+import { randomSecret, readSecretFile } from '../security/secret-file.js';
+import { TlsMaterial, type TlsFiles } from '../security/tls.js';
 import { startStandalone, type StandaloneHandle } from '../server/standalone.js';
 import { connect } from '../transport/index.js';
 import { RECORD_SIZE, writeGensortFile } from '../jobs/data/index.js';
@@ -26,17 +33,45 @@ const USAGE = `usage:
                   [--workers 2] [--replicate|--no-replicate] [--processes 2] [--compression lz4|zstd|none] [--seed 1]
   braid wordcount [--size 64m] [--maps 4] [--reduces 4] [--master host:port] [--workers 2] [--replicate|--no-replicate] [--processes 2]
   braid gensort   --records N --output file [--seed 1] [--start 0]
-  braid status    --master host:port`;
+  braid status    --master host:port
+security, with --master: [--auth-secret-file F | BRAID_AUTH_SECRET=... | --insecure] [--tls-ca-file F [--tls-cert-file F --tls-key-file F]]`;
 
 interface Cluster {
   master: Address;
+  /** '' for a cluster without authentication. */
   authSecret: string;
+  tls: TlsFiles | undefined;
   close(): Promise<void>;
 }
 
-/** The cluster secret: --auth-token, else BRAID_AUTH_TOKEN, else none (authentication off). */
-function authSecret(args: Args): string {
-  return args.string('auth-token') ?? process.env.BRAID_AUTH_TOKEN ?? '';
+interface Security {
+  secret: string;
+  tls: TlsFiles | undefined;
+}
+
+/**
+ * The secret and TLS files for talking to an existing cluster: the secret
+ * from --auth-secret-file or BRAID_AUTH_SECRET (never a flag with the secret
+ * itself); none only with an explicit --insecure.
+ */
+function securityFrom(args: Args): () => Security {
+  const file = args.string('auth-secret-file');
+  const insecure = args.bool('insecure', false);
+  const ca = args.string('tls-ca-file');
+  const cert = args.string('tls-cert-file');
+  const key = args.string('tls-key-file');
+  return () => {
+    const fromEnv = process.env.BRAID_AUTH_SECRET ?? '';
+    const secret = file !== undefined ? readSecretFile(file, '--auth-secret-file') : fromEnv;
+    if (secret === '' && !insecure) {
+      throw new BraidError(ErrorCodes.CONFIG, 'no cluster secret: give it with --auth-secret-file <file> or BRAID_AUTH_SECRET, or pass --insecure for a cluster started with --insecure');
+    }
+    if (secret !== '' && insecure) throw new BraidError(ErrorCodes.CONFIG, '--insecure contradicts the cluster secret given; use one of them');
+    if (ca === undefined && (cert !== undefined || key !== undefined)) throw new BraidError(ErrorCodes.CONFIG, '--tls-cert-file and --tls-key-file need --tls-ca-file');
+    const tls = ca === undefined ? undefined : { caFile: ca, ...(cert === undefined ? {} : { certFile: cert }), ...(key === undefined ? {} : { keyFile: key }) };
+    if (tls !== undefined) TlsMaterial.fromFiles(tls); // fail here, naming the file, rather than in a task process
+    return { secret, tls };
+  };
 }
 
 /** Set once SIGINT/SIGTERM is removing an embedded cluster; that handler ends the process. */
@@ -50,11 +85,16 @@ let interrupted = false;
 function clusterFrom(args: Args): () => Promise<Cluster> {
   const master = args.string('master');
   const workers = args.int('workers', 2, 1, 16);
-  const secret = authSecret(args);
+  const security = securityFrom(args);
   const address = master === undefined ? undefined : parseAddress(master);
   return async () => {
-    if (address !== undefined) return { master: address, authSecret: secret, close: async () => {} };
-    const embedded: StandaloneHandle = await startStandalone({ workers, master: { authToken: secret }, worker: { authToken: secret } });
+    if (address !== undefined) {
+      const { secret, tls } = security();
+      return { master: address, authSecret: secret, tls, close: async () => {} };
+    }
+    // The embedded cluster lives on loopback for this command only: a random secret, known to it and its task processes.
+    const secret = randomSecret();
+    const embedded: StandaloneHandle = await startStandalone({ workers, authSecret: secret });
     process.stderr.write(`embedded cluster: master ${embedded.masterAddress.host}:${embedded.masterAddress.port}, ${workers} workers, data in ${embedded.dataDir}\n`);
     // Ctrl-C must not leave the embedded cluster's data (up to twice the job's size) in the temporary directory.
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -67,6 +107,7 @@ function clusterFrom(args: Args): () => Promise<Cluster> {
     return {
       master: embedded.masterAddress,
       authSecret: secret,
+      tls: undefined,
       close: async () => {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
@@ -122,6 +163,7 @@ async function terasort(args: Args): Promise<number> {
       numReduces: reduces,
       master: c.master,
       authSecret: c.authSecret,
+      tls: c.tls,
       processes,
       replicate,
       client: { compression },
@@ -151,6 +193,7 @@ async function wordcount(args: Args): Promise<number> {
       numReduces: reduces,
       master: c.master,
       authSecret: c.authSecret,
+      tls: c.tls,
       processes,
       onProgress: progress(),
     });
@@ -184,10 +227,11 @@ async function gensort(args: Args): Promise<number> {
 
 async function status(args: Args): Promise<number> {
   const master = args.string('master');
-  const token = authSecret(args);
+  const security = securityFrom(args);
   args.done();
   if (master === undefined) throw new Error('status needs --master host:port');
-  const conn = await connect(parseAddress(master), { role: Role.Admin, token });
+  const { secret, tls } = security();
+  const conn = await connect(parseAddress(master), { role: Role.Admin, key: secret, tls: tls === undefined ? undefined : TlsMaterial.fromFiles(tls) });
   try {
     const res = await conn.call(GetStatus, {});
     process.stdout.write(JSON.stringify(JSON.parse(res.json.toString('utf8')), null, 2) + '\n');

@@ -67,7 +67,7 @@ export class ShuffleClient {
   private lmConn: Promise<Connection> | undefined;
 
   private constructor(readonly options: ResolvedClientOptions) {
-    this.pool = new ConnectionPool({ role: Role.Client, appId: options.appId, token: options.authToken, connectTimeoutMs: options.connectTimeoutMs });
+    this.pool = new ConnectionPool({ role: Role.Client, appId: options.appId, key: options.authToken, tls: options.tls, connectTimeoutMs: options.connectTimeoutMs });
     this.codec = CODEC_IDS[options.compression];
     this.compressor = createCompressor(this.codec, options.compressionMode, options.zstdLevel);
     this.pusher = new Pusher(this.pool, options, (id) => this.locations(id));

@@ -5,6 +5,7 @@
  */
 import type { Address, ConfigSchema, CrossCheck, OptionTable } from './schema.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/index.js';
+import { securityOptions, type SecurityConfig } from './security-options.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -13,7 +14,7 @@ const GIB = 1024 * MIB;
 export type SlotStrategy = 'roundrobin' | 'loadaware';
 
 /** Options every server role has. */
-export interface CommonConfig {
+export interface CommonConfig extends SecurityConfig {
   readonly host: string;
   /** 0 = any free port. */
   readonly port: number;
@@ -21,8 +22,6 @@ export interface CommonConfig {
   readonly httpPort: number;
   /** Milliseconds. */
   readonly heartbeatInterval: number;
-  /** '' = authentication off. */
-  readonly authToken: string;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
 }
@@ -74,12 +73,7 @@ const common: OptionTable<CommonConfig> = {
     description: 'Port for /metrics, /status and /healthz; -1 turns HTTP off, 0 picks a free one.',
   },
   heartbeatInterval: { kind: 'duration', default: 5000, min: 1, description: 'How often heartbeats are sent.' },
-  authToken: {
-    kind: 'string',
-    default: '',
-    secret: true,
-    description: 'Shared secret every connection must present; empty turns authentication off.',
-  },
+  ...securityOptions,
   logLevel: { kind: 'enum', values: LOG_LEVELS, default: 'info', description: 'Operational log level (logs go to stderr).' },
   logFormat: { kind: 'enum', values: LOG_FORMATS, default: 'text', description: 'Log lines as plain text or as one JSON object per line.' },
 };

@@ -15,6 +15,8 @@
 import { LifecycleManager } from '../client/lifecycle/index.js';
 import { GetStatus, Role, addressKey, asBraidError, parseAddress, type Address, type PartitionLocation } from '../protocol/index.js';
 import { connect, type Connection } from '../transport/index.js';
+import { applicationKey } from '../security/keys.js';
+import { TlsMaterial, type TlsInput } from '../security/tls.js';
 
 /** What the cluster gives the shuffle master. */
 export interface ShuffleMasterContext {
@@ -64,7 +66,16 @@ export interface BraidShuffleMasterOptions {
   masterFailureTimeoutMs?: number;
   /** Replicate every job's shuffles (default true). */
   replicate?: boolean;
-  authToken?: string;
+  /**
+   * The cluster secret: the shuffle master watches the cluster as an admin,
+   * and gives each job's LifecycleManager that job's key. Required unless
+   * `insecure`.
+   */
+  authSecret?: string;
+  /** A Braid cluster running without authentication. */
+  insecure?: boolean;
+  /** TLS material (CA, and a certificate of the cluster CA: the admin role presents it, each job's LifecycleManager listens with it). */
+  tls?: TlsInput;
 }
 
 interface ResultState {
@@ -87,12 +98,14 @@ export class BraidShuffleMaster {
   private lostWorkers = new Set<string>();
   private lastContact = Date.now();
   private polling = false;
+  private readonly tls: TlsMaterial | undefined;
 
   constructor(
     private readonly context: ShuffleMasterContext,
     private readonly options: BraidShuffleMasterOptions,
   ) {
     this.master = typeof options.master === 'string' ? parseAddress(options.master) : options.master;
+    this.tls = TlsMaterial.resolve(options.tls);
   }
 
   /** Connects to the Braid master and starts watching worker liveness. */
@@ -113,7 +126,8 @@ export class BraidShuffleMaster {
     const lm = await LifecycleManager.start({
       appId: context.jobId,
       master: this.master,
-      authToken: this.options.authToken ?? '',
+      ...(this.options.authSecret ? { authToken: applicationKey(this.options.authSecret, context.jobId) } : { insecure: this.options.insecure ?? false }),
+      tls: this.tls,
       replicate: this.options.replicate ?? true,
     });
     this.jobs.set(context.jobId, { context, lm, results: new Map(), nextShuffleId: 0 });
@@ -164,7 +178,7 @@ export class BraidShuffleMaster {
     if (this.polling) return;
     this.polling = true;
     try {
-      this.admin ??= await connect(this.master, { role: Role.Admin, token: this.options.authToken ?? '' });
+      this.admin ??= await connect(this.master, { role: Role.Admin, key: this.options.authSecret ?? '', tls: this.tls });
       const res = await this.admin.call(GetStatus, {}, 5000);
       this.lastContact = Date.now();
       const status = JSON.parse(res.json.toString('utf8')) as { workers: { address: string; lost: boolean }[] };

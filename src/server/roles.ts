@@ -1,14 +1,26 @@
 import { createMetrics, startHttpServer, type HttpServerHandle, type Metrics } from '../metrics/index.js';
 import type { MasterConfig, StandaloneConfig, WorkerConfig } from '../config/index.js';
+import { serverSecurityFrom } from '../config/security-options.js';
 import { addressKey } from '../protocol/index.js';
-import { startMaster, type MasterHandle } from './master/index.js';
+import { HttpAuthenticator, type HttpViewer } from '../security/http-auth.js';
+import { TlsMaterial } from '../security/tls.js';
+import type { ServerSecurityOptions } from '../security/server-security.js';
+import { startMaster, statusView, type MasterHandle } from './master/index.js';
 import { startStandalone } from './standalone.js';
-import { observeRpc, promWorkerMetrics, startWorker, type WorkerHandle } from './worker/index.js';
+import { observeRpc, promWorkerMetrics, startWorker, workerStatusView, type WorkerHandle } from './worker/index.js';
 
-/** A running role: the addresses to announce and how to stop it. */
+/** A running role: the addresses to announce, how to renew its certificate, and how to stop it. */
 export interface RunningRole {
   ready: Record<string, string | string[]>;
+  /** Reads the TLS files again (SIGHUP); throws, changing nothing, when they are unusable. No-op without TLS. */
+  reloadTls(): void;
   close(): Promise<void>;
+}
+
+/** The role's security options, with its TLS files loaded once: the Braid listener, outgoing connections and HTTPS share them. */
+function security(c: MasterConfig | WorkerConfig | StandaloneConfig): ServerSecurityOptions & { tls: TlsMaterial | undefined } {
+  const s = serverSecurityFrom(c);
+  return { ...s, tls: TlsMaterial.resolve(s.tls) };
 }
 
 function masterOptions(c: MasterConfig) {
@@ -19,7 +31,6 @@ function masterOptions(c: MasterConfig) {
     heartbeatIntervalMs: c.heartbeatInterval,
     slotStrategy: c.slotStrategy,
     replicate: c.replicate,
-    authToken: c.authToken,
   };
 }
 
@@ -38,7 +49,6 @@ function workerOptions(c: Omit<WorkerConfig, 'master'>) {
     essIndexCacheBytes: c.essIndexCacheBytes,
     essMaxChunksBeingTransferred: c.essMaxChunksBeingTransferred,
     heartbeatIntervalMs: c.heartbeatInterval,
-    authToken: c.authToken,
   };
 }
 
@@ -69,10 +79,18 @@ function watchWorker(m: Metrics, worker: WorkerHandle): void {
 }
 
 /** Starts the HTTP side; if it cannot (port taken), stops the role already running so nothing is left behind. */
-async function http(host: string, port: number, metrics: Metrics[], status: () => unknown, stopRole: () => Promise<void>): Promise<HttpServerHandle | undefined> {
+async function http(
+  host: string,
+  port: number,
+  sec: ServerSecurityOptions & { tls: TlsMaterial | undefined },
+  metrics: Metrics[],
+  status: (viewer: HttpViewer) => unknown,
+  stopRole: () => Promise<void>,
+): Promise<HttpServerHandle | undefined> {
   if (port < 0) return undefined;
   try {
-    return await startHttpServer({ host, port, metrics, status });
+    const auth = sec.authSecret ? new HttpAuthenticator(sec.authSecret) : undefined;
+    return await startHttpServer({ host, port, metrics, status, auth, tls: sec.tls });
   } catch (err) {
     await stopRole().catch(() => undefined);
     throw err;
@@ -84,12 +102,14 @@ function withHttp(ready: Record<string, string | string[]>, h: HttpServerHandle 
 }
 
 export async function runMaster(c: MasterConfig): Promise<RunningRole> {
+  const sec = security(c);
   const metrics = createMetrics('master');
-  const master = await startMaster({ ...masterOptions(c), host: c.host }, { observeRpc: (method, s) => observeRpc(metrics, method, s) });
+  const master = await startMaster({ ...masterOptions(c), ...sec, host: c.host }, { observeRpc: (method, s) => observeRpc(metrics, method, s) });
   watchMaster(metrics, master);
-  const h = await http(c.host, c.httpPort, [metrics], () => master.status(), () => master.close());
+  const h = await http(c.host, c.httpPort, sec, [metrics], (viewer) => statusView(master.status(), viewer), () => master.close());
   return {
     ready: withHttp({ master: addressKey(master.address) }, h),
+    reloadTls: () => sec.tls?.reload(),
     async close() {
       await h?.close();
       await master.close();
@@ -98,12 +118,17 @@ export async function runMaster(c: MasterConfig): Promise<RunningRole> {
 }
 
 export async function runWorker(c: WorkerConfig): Promise<RunningRole> {
+  const sec = security(c);
   const metrics = createMetrics('worker');
-  const worker = await startWorker({ ...workerOptions(c), host: c.host, port: c.port, master: c.master, dataDirs: [...c.dataDirs] }, { metrics: promWorkerMetrics(metrics) });
+  const worker = await startWorker(
+    { ...workerOptions(c), ...sec, host: c.host, port: c.port, master: c.master, dataDirs: [...c.dataDirs] },
+    { metrics: promWorkerMetrics(metrics) },
+  );
   watchWorker(metrics, worker);
-  const h = await http(c.host, c.httpPort, [metrics], () => worker.status(), () => worker.close());
+  const h = await http(c.host, c.httpPort, sec, [metrics], (viewer) => workerStatusView(worker.status(), viewer), () => worker.close());
   return {
     ready: withHttp({ worker: addressKey(worker.address) }, h),
+    reloadTls: () => sec.tls?.reload(),
     async close() {
       await h?.close();
       await worker.close();
@@ -112,6 +137,7 @@ export async function runWorker(c: WorkerConfig): Promise<RunningRole> {
 }
 
 export async function runStandalone(c: StandaloneConfig): Promise<RunningRole> {
+  const sec = security(c);
   const masterMetrics = createMetrics('master');
   const workerMetrics = Array.from({ length: c.workers }, (_, i) => createMetrics('worker', { labels: { worker: String(i) } }));
   let next = 0;
@@ -120,6 +146,7 @@ export async function runStandalone(c: StandaloneConfig): Promise<RunningRole> {
     dataDir: c.dataDir,
     dataDirs: c.dataDirs,
     host: c.host,
+    ...sec,
     master: masterOptions(c),
     worker: workerOptions(c),
     masterDeps: { observeRpc: (method, s) => observeRpc(masterMetrics, method, s) },
@@ -130,10 +157,11 @@ export async function runStandalone(c: StandaloneConfig): Promise<RunningRole> {
   const h = await http(
     c.host,
     c.httpPort,
+    sec,
     [masterMetrics, ...workerMetrics],
-    () => ({
-      master: cluster.master.status(),
-      workers: cluster.workers.map((w) => w.status()),
+    (viewer) => ({
+      master: statusView(cluster.master.status(), viewer),
+      workers: cluster.workers.map((w) => workerStatusView(w.status(), viewer)),
     }),
     () => cluster.close(),
   );
@@ -142,6 +170,7 @@ export async function runStandalone(c: StandaloneConfig): Promise<RunningRole> {
       { master: addressKey(cluster.masterAddress), workers: cluster.workers.map((w) => addressKey(w.address)), dataDir: cluster.dataDir, dataDirs: [...cluster.dataDirs] },
       h,
     ),
+    reloadTls: () => sec.tls?.reload(),
     async close() {
       await h?.close();
       await cluster.close();

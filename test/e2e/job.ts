@@ -8,6 +8,7 @@
 import { expect } from 'vitest';
 import { LifecycleManager, type LifecycleManagerOptions, type ReducerFileGroup } from '../../src/client/lifecycle/index.js';
 import { addressKey } from '../../src/protocol/index.js';
+import { appKey, testTls } from '../security/fixture.js';
 import { Cluster, onCleanup, type ClusterOptions } from './cluster.js';
 import { TaskProcess, type ClientOptions, type MapResult, type MapSpec, type ReduceResult } from './tasks.js';
 
@@ -42,6 +43,8 @@ export async function startJobEnv(o: JobEnvOptions): Promise<JobEnv> {
       heartbeatIntervalMs: 500,
       rpcTimeoutMs: 5000,
       getReducerFileGroupTimeoutMs: 30_000,
+      authToken: appKey(appId),
+      tls: testTls(),
       ...o.lifecycle,
     });
     onCleanup(() => lm.close());

@@ -32,7 +32,7 @@ export async function tempDir(prefix = 'braid-ess-'): Promise<string> {
 /** A worker on port 0 with a fresh data dir (unless given) and no disk reserve; closed after the test unless closed before. */
 export async function worker(options: Partial<WorkerOptions> = {}): Promise<WorkerHandle> {
   const dataDirs = options.dataDirs ?? [await tempDir('braid-ess-data-')];
-  const w = await startWorker({ diskReserve: 0, ...options, dataDirs });
+  const w = await startWorker({ diskReserve: 0, insecure: true, ...options, dataDirs });
   workers.push(w);
   return w;
 }

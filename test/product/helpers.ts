@@ -7,6 +7,11 @@
  *
  * The children run the compiled build: `npm test` (or `npx tsc -p .`) builds
  * dist/ before vitest starts.
+ *
+ * Security is on, as in production: every server role started here gets the
+ * test run's secret file and TLS certificates, and every CLI command aimed at
+ * a `--master` gets the secret file and the certificates too (an admin's
+ * view). A test that passes any security flag itself gets exactly its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,6 +19,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { httpsGet, serverSecurityArgs } from '../security/fixture.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SERVER = join(ROOT, 'dist', 'server.js');
@@ -96,9 +102,19 @@ export class Proc {
 const procs = new Set<Proc>();
 const dirs = new Set<string>();
 
-/** Starts `node <args>` in the repository root. */
+const SECURITY_FLAGS = ['--auth-secret-file', '--insecure', '--plaintext', '--tls-ca-file', '--tls-cert-file', '--tls-key-file'];
+
+/** `args` with the test run's secret and TLS flags, for a server role or a CLI command that talks to a --master. */
+export function withSecurity(args: readonly string[]): string[] {
+  if (args.some((a) => SECURITY_FLAGS.includes(a.split('=')[0]!))) return [...args];
+  const serverRole = args[0] === SERVER && ['master', 'worker', 'standalone'].includes(args[1] ?? '') && !args.includes('--help');
+  const cliToCluster = args[0] === CLI && args.includes('--master');
+  return serverRole || cliToCluster ? [...args, ...serverSecurityArgs()] : [...args];
+}
+
+/** Starts `node <args>` in the repository root (with the security flags of withSecurity). */
 export function start(args: string[], label = args.slice(0, 2).join(' '), env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, withSecurity(args), { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   const p = new Proc(child, label);
   procs.add(p);
   void p.exited.then(() => procs.delete(p));
@@ -151,10 +167,9 @@ export async function cleanup(): Promise<void> {
   await Promise.all(gone.map((d) => rm(d, { recursive: true, force: true })));
 }
 
-/** GET on a role's HTTP port. */
-export async function get(http: unknown, path: string): Promise<{ status: number; type: string; body: string }> {
-  const res = await fetch(`http://${String(http)}${path}`);
-  return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text() };
+/** GET on a role's HTTPS port, as an admin (the node certificate of the test CA). */
+export function get(http: unknown, path: string): Promise<{ status: number; type: string; body: string }> {
+  return httpsGet(String(http), path);
 }
 
 /** The values of every sample `name{labels} value` of a Prometheus text whose labels include `labels`. */

@@ -3,26 +3,26 @@ import { LifecycleManager } from '../../src/client/lifecycle/index.js';
 import { ShuffleClient } from '../../src/client/shuffle-client.js';
 import { ALL_MAPS, ErrorCodes, MessageType, RequestSlots, Role, UnregisterShuffle, type Address } from '../../src/protocol/index.js';
 import { startStandalone, type StandaloneHandle } from '../../src/server/standalone.js';
-import { applicationToken, connect } from '../../src/transport/index.js';
+import { connect } from '../../src/transport/index.js';
+import { appKey, clusterSecurity, testAppTls, testTls } from './fixture.js';
 
-const SECRET = 'cluster-secret';
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
 async function cluster(): Promise<StandaloneHandle> {
-  const c = await startStandalone({ workers: 2, master: { authToken: SECRET }, worker: { authToken: SECRET } });
+  const c = await startStandalone({ workers: 2, ...clusterSecurity() });
   cleanups.push(() => c.close());
   return c;
 }
 
 /** App A pushes one partition and ends its stage; returns where its file lives. */
 async function appWithData(c: StandaloneHandle, appId: string): Promise<{ worker: Address }> {
-  const token = applicationToken(SECRET, appId);
-  const lm = await LifecycleManager.start({ appId, master: c.masterAddress, authToken: token, replicate: false });
+  const token = appKey(appId);
+  const lm = await LifecycleManager.start({ appId, master: c.masterAddress, authToken: token, tls: testTls(), replicate: false });
   cleanups.push(() => lm.close());
-  const client = await ShuffleClient.connect({ appId, lifecycleManager: lm.address, authToken: token });
+  const client = await ShuffleClient.connect({ appId, lifecycleManager: lm.address, authToken: token, tls: testAppTls() });
   cleanups.push(() => client.close());
   await client.pushData(0, 0, 0, 0, Buffer.from('secret records of ' + appId), undefined, undefined, 1, 1);
   await client.mapperEnd(0, 0, 0, 1);
@@ -35,19 +35,19 @@ async function appWithData(c: StandaloneHandle, appId: string): Promise<{ worker
 
 test('without the right token nobody gets in', async () => {
   const c = await cluster();
-  await expect(connect(c.masterAddress, { role: Role.LifecycleManager, appId: 'a' })).rejects.toMatchObject({ code: ErrorCodes.AUTH });
+  await expect(connect(c.masterAddress, { role: Role.LifecycleManager, appId: 'a', tls: testAppTls() })).rejects.toMatchObject({ code: ErrorCodes.AUTH });
   // A token of one application does not open a connection for another.
-  await expect(connect(c.masterAddress, { role: Role.LifecycleManager, appId: 'b', token: applicationToken(SECRET, 'a') })).rejects.toMatchObject({ code: ErrorCodes.AUTH });
+  await expect(connect(c.masterAddress, { role: Role.LifecycleManager, appId: 'b', key: appKey('a'), tls: testAppTls() })).rejects.toMatchObject({ code: ErrorCodes.AUTH });
   // An application token does not make its holder a cluster role.
-  await expect(connect(c.workers[0]!.address, { role: Role.Replica, appId: 'a', token: applicationToken(SECRET, 'a') })).rejects.toMatchObject({ code: ErrorCodes.AUTH });
-  await expect(connect(c.masterAddress, { role: Role.Worker, token: applicationToken(SECRET, 'a') })).rejects.toMatchObject({ code: ErrorCodes.AUTH });
+  await expect(connect(c.workers[0]!.address, { role: Role.Replica, appId: 'a', key: appKey('a'), tls: testAppTls() })).rejects.toMatchObject({ code: ErrorCodes.AUTH });
+  await expect(connect(c.masterAddress, { role: Role.Worker, key: appKey('a'), tls: testAppTls() })).rejects.toMatchObject({ code: ErrorCodes.AUTH });
 });
 
 test("an application can neither read, write nor manage another application's data", async () => {
   const c = await cluster();
   const { worker } = await appWithData(c, 'victim');
-  const token = applicationToken(SECRET, 'thief');
-  const thief = await connect(worker, { role: Role.Client, appId: 'thief', token });
+  const token = appKey('thief');
+  const thief = await connect(worker, { role: Role.Client, appId: 'thief', key: token, tls: testAppTls() });
   cleanups.push(() => thief.close());
   const open = await thief.request({ type: MessageType.OpenStream, shuffleKey: 'victim-0', fileName: '0-0-primary', startMapIndex: 0, endMapIndex: ALL_MAPS }).catch((e: unknown) => e);
   expect(open).toMatchObject({ code: ErrorCodes.WRONG_APP });
@@ -55,7 +55,7 @@ test("an application can neither read, write nor manage another application's da
   expect(push.type === MessageType.PushResponse && push.statuses[0]).toBe(23); // FAIL_WRONG_APP
   const del = await thief.call(UnregisterShuffle, { appId: 'victim', shuffleId: 0 }).catch((e: unknown) => e);
   expect(del).toMatchObject({ code: ErrorCodes.WRONG_APP });
-  const lmOfThief = await connect(c.masterAddress, { role: Role.LifecycleManager, appId: 'thief', token });
+  const lmOfThief = await connect(c.masterAddress, { role: Role.LifecycleManager, appId: 'thief', key: token, tls: testAppTls() });
   cleanups.push(() => lmOfThief.close());
   await expect(lmOfThief.call(UnregisterShuffle, { appId: 'victim', shuffleId: 0 })).rejects.toMatchObject({ code: ErrorCodes.WRONG_APP });
   await expect(lmOfThief.call(RequestSlots, { appId: 'victim', shuffleId: 9, count: 1, replicate: false, excluded: [] })).rejects.toMatchObject({ code: ErrorCodes.WRONG_APP });

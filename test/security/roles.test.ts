@@ -9,26 +9,26 @@ import { LifecycleManager } from '../../src/client/lifecycle/index.js';
 import { ShuffleClient } from '../../src/client/shuffle-client.js';
 import { CommitFiles, DestroySlots, ErrorCodes, Mode, ReserveSlots, Role, type Address } from '../../src/protocol/index.js';
 import { startStandalone, type StandaloneHandle } from '../../src/server/standalone.js';
-import { applicationToken, connect } from '../../src/transport/index.js';
+import { connect } from '../../src/transport/index.js';
+import { appKey, clusterSecurity, testAppTls, testTls } from './fixture.js';
 
-const SECRET = 'cluster-secret';
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
 async function cluster(): Promise<StandaloneHandle> {
-  const c = await startStandalone({ workers: 2, master: { authToken: SECRET }, worker: { authToken: SECRET } });
+  const c = await startStandalone({ workers: 2, ...clusterSecurity() });
   cleanups.push(() => c.close());
   return c;
 }
 
 /** `appId` pushes one partition and commits it; returns the worker holding it and a reader. */
 async function appWithData(c: StandaloneHandle, appId: string): Promise<{ worker: Address; read: () => Promise<string> }> {
-  const token = applicationToken(SECRET, appId);
-  const lm = await LifecycleManager.start({ appId, master: c.masterAddress, authToken: token, replicate: false });
+  const token = appKey(appId);
+  const lm = await LifecycleManager.start({ appId, master: c.masterAddress, authToken: token, tls: testTls(), replicate: false });
   cleanups.push(() => lm.close());
-  const client = await ShuffleClient.connect({ appId, lifecycleManager: lm.address, authToken: token });
+  const client = await ShuffleClient.connect({ appId, lifecycleManager: lm.address, authToken: token, tls: testAppTls() });
   cleanups.push(() => client.close());
   await client.pushData(0, 0, 0, 0, Buffer.from(`records of ${appId}`), undefined, undefined, 1, 1);
   await client.mapperEnd(0, 0, 0, 1);
@@ -44,10 +44,10 @@ async function appWithData(c: StandaloneHandle, appId: string): Promise<{ worker
 
 test('a handshake declaring an undefined role is refused by master and worker (issue 8 item 11)', async () => {
   const c = await cluster();
-  const token = applicationToken(SECRET, 'thief');
+  const token = appKey('thief');
   for (const role of [0, 7, 255]) {
     for (const server of [c.masterAddress, c.workers[0]!.address]) {
-      const r = await connect(server, { role: role as Role, appId: 'thief', token }).then(
+      const r = await connect(server, { role: role as Role, appId: 'thief', key: token, tls: testAppTls() }).then(
         (conn) => {
           conn.close();
           return undefined;
@@ -62,7 +62,7 @@ test('a handshake declaring an undefined role is refused by master and worker (i
 test("an application's Client connection may not reserve, commit or destroy files, even its own (issue 8 item 12)", async () => {
   const c = await cluster();
   const { worker, read } = await appWithData(c, 'victim');
-  const client = await connect(worker, { role: Role.Client, appId: 'victim', token: applicationToken(SECRET, 'victim') });
+  const client = await connect(worker, { role: Role.Client, appId: 'victim', key: appKey('victim'), tls: testAppTls() });
   cleanups.push(() => client.close());
   const file = { partitionId: 0, epoch: 0, mode: Mode.Primary };
   await expect(client.call(ReserveSlots, { appId: 'victim', shuffleId: 5, files: [{ ...file, peer: undefined }], splitThreshold: 0 })).rejects.toMatchObject({ code: ErrorCodes.FORBIDDEN });

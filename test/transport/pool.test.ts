@@ -96,7 +96,7 @@ describe('ConnectionPool', () => {
     // The first connection is never acked (its connect times out); the second is acked at once.
     const rs = await h.rawServer((peer) => {
       if (rs.peers.length === 1) return;
-      void peer.next(MessageType.Handshake).then(() => peer.send(ackFrame()), () => undefined);
+      void peer.serveHandshake().catch(() => undefined);
     });
     const pool = new ConnectionPool({ role: Role.Client, appId: 'app', connectTimeoutMs: 300 });
     h.defer(() => pool.close());

@@ -163,7 +163,7 @@ test('a peer sending garbage is dropped and the worker keeps serving', async () 
   huge.writeUInt32BE(0xffff_fff0, 8);
   expect(await rawPeer(w.address, [huge])).toBe(true);
   // A proper handshake, then garbage.
-  const hs = encodeFrame({ type: MessageType.Handshake, version: PROTOCOL_VERSION, role: Role.Client, appId: 'app', token: '' });
+  const hs = encodeFrame({ type: MessageType.Handshake, version: PROTOCOL_VERSION, role: Role.Client, appId: 'app', nonce: Buffer.alloc(32) });
   expect(await rawPeer(w.address, [Buffer.concat([hs.head, hs.body ?? Buffer.alloc(0)]), Buffer.alloc(64, 0xee)])).toBe(true);
   // A push frame whose header does not decode.
   const push = encodeFrame({ type: MessageType.PushData, requestId: 1, shuffleKey: KEY, partitionId: 0, epoch: 0, mode: 0, body: b0 });

@@ -16,7 +16,7 @@ import {
   type PartitionLocation,
   type PartitionSum,
 } from '../../protocol/index.js';
-import { ConnectionPool, TransportServer, tokenAuthenticator } from '../../transport/index.js';
+import { ConnectionPool, TransportServer, applicationAuth } from '../../transport/index.js';
 import { Committer } from './committer.js';
 import { FetchFailureTracker, type FetchFailureAnswer, type FetchFailureReport } from './fetch-failure-tracker.js';
 import { resolveLifecycleOptions, type LifecycleManagerOptions, type ResolvedLifecycleManagerOptions } from './options.js';
@@ -78,7 +78,8 @@ export class LifecycleManager {
     this.pool = new ConnectionPool({
       role: Role.LifecycleManager,
       appId: options.appId,
-      token: options.authToken,
+      key: options.authToken,
+      tls: options.tls,
       connection: { requestTimeoutMs: options.rpcTimeoutMs },
     });
     this.reserver = new SlotReserver(this.pool, options);
@@ -97,7 +98,8 @@ export class LifecycleManager {
       role: Role.LifecycleManager,
       // Its callers are the application's tasks.
       roles: [Role.Client],
-      authenticate: tokenAuthenticator(lm.options.authToken),
+      auth: lm.options.authToken === '' ? undefined : applicationAuth(lm.appId, lm.options.authToken),
+      tls: lm.options.tls,
       onRequest(message, conn) {
         if (message.type === MessageType.RpcRequest) router.dispatch(message, conn);
         else conn.close(new ProtocolError(`${messageName(message.type)} is not served by a lifecycle manager`));

@@ -12,15 +12,18 @@ import {
   type Address,
 } from '../../protocol/index.js';
 import { checkApplication } from '../../security/access.js';
-import { RpcRouter, TransportServer, clusterAuthenticator, type Connection, type InboundRequest } from '../../transport/index.js';
+import { RpcRouter, TransportServer, type Connection, type InboundRequest } from '../../transport/index.js';
 import { resolveMasterOptions, type MasterOptions } from './options.js';
 import { MasterService } from './service.js';
-import type { MasterStatus } from './status.js';
+import { statusView, type MasterStatus } from './status.js';
 
 export interface MasterHandle {
   /** Where the master listens (the real port when started on port 0). */
   readonly address: Address;
+  /** The whole status, as an operator sees it (cluster-wide). */
   status(): MasterStatus;
+  /** Reads the TLS files again (new certificate for new connections); throws, changing nothing, if they are unusable. */
+  reloadTls(): void;
   /** Stops the timers and closes the server and every connection. Idempotent. */
   close(): Promise<void>;
 }
@@ -60,7 +63,9 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
     port: opts.port,
     role: Role.Master,
     roles: [Role.Worker, Role.LifecycleManager, Role.Admin],
-    authenticate: clusterAuthenticator(opts.authToken),
+    auth: opts.security.auth,
+    tls: opts.security.tls,
+    limits: opts.security.limits,
     onRequest(message, conn) {
       if (message.type === MessageType.RpcRequest) router.dispatch(message, conn);
       else notServed(message, conn);
@@ -91,7 +96,7 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
       checkApplication(conn, req.appId);
       return service.unregisterShuffle(req);
     })
-    .on(GetStatus, () => ({ json: Buffer.from(JSON.stringify(service.status())) }));
+    .on(GetStatus, (_req, conn) => ({ json: Buffer.from(JSON.stringify(statusView(service.status(), conn))) }));
 
   const timer = setInterval(() => service.sweep(), sweepPeriodMs(opts.workerTimeoutMs, opts.appTimeoutMs));
   timer.unref();
@@ -100,6 +105,7 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
   return {
     address,
     status: () => service.status(),
+    reloadTls: () => opts.security.tls?.reload(),
     close() {
       closing ??= (async () => {
         clearInterval(timer);

@@ -1,8 +1,9 @@
 import { BraidError, ErrorCodes } from '../../protocol/index.js';
+import { resolveServerSecurity, type ServerSecurity, type ServerSecurityOptions } from '../../security/server-security.js';
 
 export type SlotStrategyName = 'roundrobin' | 'loadaware';
 
-export interface MasterOptions {
+export interface MasterOptions extends ServerSecurityOptions {
   /** Interface to listen on. */
   host?: string;
   /** TCP port; 0 picks a free one (read it from `MasterHandle.address`). */
@@ -22,15 +23,13 @@ export interface MasterOptions {
    * cluster that turns it off (e.g. a single worker) gives primaries only.
    */
   replicate?: boolean;
-  /** Shared secret every peer must present in its handshake; '' turns authentication off. */
-  authToken?: string;
   /** Clock in milliseconds; tests may pass their own. */
   now?: () => number;
 }
 
-export type ResolvedMasterOptions = Required<MasterOptions>;
+export type ResolvedMasterOptions = Required<Omit<MasterOptions, keyof ServerSecurityOptions>> & { security: ServerSecurity };
 
-export const MASTER_DEFAULTS: ResolvedMasterOptions = {
+export const MASTER_DEFAULTS: Omit<ResolvedMasterOptions, 'security'> = {
   host: '127.0.0.1',
   port: 0,
   workerTimeoutMs: 30_000,
@@ -38,7 +37,6 @@ export const MASTER_DEFAULTS: ResolvedMasterOptions = {
   heartbeatIntervalMs: 5_000,
   slotStrategy: 'roundrobin',
   replicate: true,
-  authToken: '',
   now: Date.now,
 };
 
@@ -59,8 +57,9 @@ function positiveInt(name: string, value: unknown, max = Number.MAX_SAFE_INTEGER
 /** Fills in defaults and checks every option; errors name the option at fault. */
 export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMasterOptions {
   if (typeof options !== 'object' || options === null) throw configError('options must be an object');
+  const { authSecret, insecure, tls, limits, ...rest } = options;
   const o = { ...MASTER_DEFAULTS };
-  for (const [k, v] of Object.entries(options)) {
+  for (const [k, v] of Object.entries(rest)) {
     // An explicit undefined means "the default", as if the key were absent.
     if (v !== undefined) (o as Record<string, unknown>)[k] = v;
   }
@@ -86,7 +85,6 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
     throw configError(`options.slotStrategy must be one of ${STRATEGIES.join(', ')}, got ${String(o.slotStrategy)}`);
   }
   if (typeof o.replicate !== 'boolean') throw configError(`options.replicate must be a boolean, got ${typeof o.replicate}`);
-  if (typeof o.authToken !== 'string') throw configError(`options.authToken must be a string, got ${typeof o.authToken}`);
   if (typeof o.now !== 'function') throw configError(`options.now must be a function, got ${typeof o.now}`);
-  return o;
+  return { ...o, security: resolveServerSecurity('master', { authSecret, insecure, tls, limits }) };
 }

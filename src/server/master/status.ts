@@ -1,5 +1,5 @@
-import { addressKey, type Address, type DiskInfo } from '../../protocol/index.js';
-import type { AppRegistry } from './app-registry.js';
+import { Role, addressKey, type Address, type DiskInfo } from '../../protocol/index.js';
+import { appIdOfKey, type AppRegistry } from './app-registry.js';
 import type { SlotStrategyName } from './options.js';
 import type { SlotLedger } from './slot-ledger.js';
 import type { WorkerRegistry } from './worker-registry.js';
@@ -91,5 +91,28 @@ export function buildStatus(s: StatusSources, now: number): MasterStatus {
     applications,
     shuffles,
     expiredShuffleKeys: [...s.apps.expiredKeys()].sort(),
+  };
+}
+
+/** Who is looking: only the admin role sees the cluster; an application sees its own part. */
+export interface Viewer {
+  readonly peerRole: number;
+  readonly appId: string;
+}
+
+/**
+ * The status as `viewer` may see it. An application (any role other than
+ * Admin) gets the master's own fields and its own application and shuffles;
+ * no workers, no other application.
+ */
+export function statusView(s: MasterStatus, viewer: Viewer): MasterStatus {
+  if (viewer.peerRole === Role.Admin) return s;
+  const own = (appId: string) => appId === viewer.appId;
+  return {
+    ...s,
+    workers: [],
+    applications: s.applications.filter((a) => own(a.appId)),
+    shuffles: s.shuffles.filter((sh) => own(sh.appId)),
+    expiredShuffleKeys: s.expiredShuffleKeys.filter((k) => own(appIdOfKey(k))),
   };
 }

@@ -1,5 +1,6 @@
 import { debuglog } from 'node:util';
 import { RegisterWorker, Role, WorkerHeartbeat, asBraidError, type Address, type DiskInfo } from '../../protocol/index.js';
+import type { TlsMaterial } from '../../security/tls.js';
 import { ConnectionPool } from '../../transport/index.js';
 
 const trace = debuglog('braid:worker');
@@ -8,7 +9,9 @@ export interface MasterLinkOptions {
   master: Address;
   self: Address;
   intervalMs: number;
-  authToken: string;
+  /** The cluster secret ('' when the cluster runs without authentication). */
+  key: string;
+  tls: TlsMaterial | undefined;
   disks(): DiskInfo[] | Promise<DiskInfo[]>;
   activeShuffleKeys(): string[];
   shuttingDown(): boolean;
@@ -31,7 +34,7 @@ export class MasterLink {
 
   constructor(private readonly options: MasterLinkOptions) {
     this.intervalMs = options.intervalMs;
-    this.pool = new ConnectionPool({ role: Role.Worker, token: options.authToken, connection: { requestTimeoutMs: 10_000 } });
+    this.pool = new ConnectionPool({ role: Role.Worker, key: options.key, tls: options.tls, connection: { requestTimeoutMs: 10_000 } });
   }
 
   get isRegistered(): boolean {

@@ -1,6 +1,7 @@
 import { BraidError, ErrorCodes, parseAddress, type Address } from '../../protocol/index.js';
+import { resolveServerSecurity, type ServerSecurity, type ServerSecurityOptions } from '../../security/server-security.js';
 
-export interface WorkerOptions {
+export interface WorkerOptions extends ServerSecurityOptions {
   host?: string;
   port?: number;
   /** The master to register with; without it the worker runs alone (tests, tools). */
@@ -24,7 +25,6 @@ export interface WorkerOptions {
   deadPeerBackoffMs?: number;
   replicaTimeoutMs?: number;
   sortThreads?: number;
-  authToken?: string;
   /** Where committed-file metadata is kept; default `<dataDirs[0]>/.braid-meta`. */
   metaStorePath?: string;
   /** External shuffle service: bytes of map output index files cached (LRU). */
@@ -33,9 +33,10 @@ export interface WorkerOptions {
   essMaxChunksBeingTransferred?: number;
 }
 
-export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'master' | 'metaStorePath'>> & {
+export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'master' | 'metaStorePath' | keyof ServerSecurityOptions>> & {
   master: Address | undefined;
   metaStorePath: string | undefined;
+  security: ServerSecurity;
 };
 
 const MiB = 1024 * 1024;
@@ -58,7 +59,6 @@ export const WORKER_DEFAULTS = {
   deadPeerBackoffMs: 10_000,
   replicaTimeoutMs: 30_000,
   sortThreads: 2,
-  authToken: '',
   essIndexCacheBytes: 64 * MiB,
   essMaxChunksBeingTransferred: 64,
 } as const;
@@ -68,7 +68,8 @@ function check(ok: boolean, option: string, message: string): void {
 }
 
 export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
-  const r = { ...WORKER_DEFAULTS, ...stripUndefined(o) } as ResolvedWorkerOptions & { master?: Address | string };
+  const { authSecret, insecure, tls, limits, ...rest } = o;
+  const r = { ...WORKER_DEFAULTS, ...stripUndefined(rest) } as ResolvedWorkerOptions & { master?: Address | string };
   check(Array.isArray(o.dataDirs) && o.dataDirs.length > 0, 'dataDirs', 'at least one data directory is required');
   check(Number.isInteger(r.port) && r.port >= 0 && r.port <= 65535, 'port', `expected 0..65535, got ${r.port}`);
   for (const k of ['memoryLimit', 'chunkSize', 'flushThreshold', 'splitThreshold', 'hardSplitLimit', 'maxChunksInFlight', 'heartbeatIntervalMs', 'replicaTimeoutMs', 'sortThreads'] as const) {
@@ -83,7 +84,7 @@ export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
   check(r.replicaWatermark >= 1, 'replicaWatermark', `expected a ratio ≥ 1, got ${r.replicaWatermark}`);
   check(r.hardSplitLimit >= r.splitThreshold, 'hardSplitLimit', `must be ≥ splitThreshold (${r.splitThreshold})`);
   const master = typeof o.master === 'string' ? parseAddress(o.master) : o.master;
-  return { ...r, master, metaStorePath: o.metaStorePath };
+  return { ...r, master, metaStorePath: o.metaStorePath, security: resolveServerSecurity('worker', { authSecret, insecure, tls, limits }) };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -8,6 +8,7 @@ import {
   addressKey,
   type Address,
 } from '../../protocol/index.js';
+import type { TlsMaterial } from '../../security/tls.js';
 import { ConnectionPool, unexpectedResponse } from '../../transport/index.js';
 
 export interface ReplicaBatch {
@@ -27,9 +28,9 @@ export class Replicator {
   private readonly deadUntil = new Map<string, number>();
 
   constructor(
-    private readonly options: { authToken: string; timeoutMs: number; backoffMs: number },
+    private readonly options: { key: string; tls: TlsMaterial | undefined; timeoutMs: number; backoffMs: number },
   ) {
-    this.pool = new ConnectionPool({ role: Role.Replica, token: options.authToken });
+    this.pool = new ConnectionPool({ role: Role.Replica, key: options.key, tls: options.tls });
   }
 
   /**

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { BlockHandler, defaultEssStorePath } from '../../ess/block-handler.js';
 import { GetStatus, MessageType, Role, type Address } from '../../protocol/index.js';
 import { ChunkReader, DataDirs, MapRangeSorter, MetaStore } from '../../storage/index.js';
-import { RpcRouter, TransportServer, clusterAuthenticator, type Connection, type InboundRequest } from '../../transport/index.js';
+import { RpcRouter, TransportServer, type Connection, type InboundRequest } from '../../transport/index.js';
 import { ChunkCache } from './chunk-cache.js';
 import { ChunkPool } from './chunk-pool.js';
 import { ControlHandlers } from './control-handlers.js';
@@ -11,7 +11,7 @@ import { MemoryManager } from './memory-manager.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { PushHandler } from './push-handler.js';
 import { Replicator } from './replicator.js';
-import { ShuffleRegistry } from './shuffle-registry.js';
+import { ShuffleRegistry, appIdOfKey } from './shuffle-registry.js';
 import { StreamManager } from './stream-manager.js';
 import { NOOP_WORKER_METRICS, type WorkerMetrics } from './worker-metrics.js';
 
@@ -23,7 +23,10 @@ export interface WorkerHandle {
   readonly options: ResolvedWorkerOptions;
   /** Bytes of pushed data held in memory right now, and the peak since start. */
   memory(): { held: number; peak: number; pauses: number; paused: boolean };
+  /** The whole status, as an operator sees it. */
   status(): WorkerStatus;
+  /** Reads the TLS files again; throws, changing nothing, if they are unusable. */
+  reloadTls(): void;
   /** Graceful stop: new pushes get HARD_SPLIT, buffered data is flushed, files still open are committed and persisted. */
   close(): Promise<void>;
 }
@@ -38,6 +41,12 @@ export interface WorkerStatus {
   streams: { open: number; chunksInFlight: number };
   chunkCache: { bytes: number; hits: number; misses: number; buffersAllocated: number; buffersReused: number };
   shuffles: { key: string; files: number; committed: number }[];
+}
+
+/** Only the admin role sees every application's shuffles; an application sees its own. */
+export function workerStatusView(s: WorkerStatus, viewer: { peerRole: number; appId: string }): WorkerStatus {
+  if (viewer.peerRole === Role.Admin) return s;
+  return { ...s, shuffles: s.shuffles.filter((sh) => appIdOfKey(sh.key) === viewer.appId) };
 }
 
 export interface WorkerDeps {
@@ -79,7 +88,7 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
   const streams = new StreamManager(registry, sorter, cache, pool, reader, { chunkSize: o.chunkSize, maxChunksInFlight: o.maxChunksInFlight }, metrics);
   const control = new ControlHandlers(registry, dataDirs, memory, meta, (path) => streams.forgetFile(path), o);
   await control.reload();
-  const replicator = new Replicator({ authToken: o.authToken, timeoutMs: o.replicaTimeoutMs, backoffMs: o.deadPeerBackoffMs });
+  const replicator = new Replicator({ key: o.security.secret, tls: o.security.tls, timeoutMs: o.replicaTimeoutMs, backoffMs: o.deadPeerBackoffMs });
   const push = new PushHandler(registry, dataDirs, replicator, { hardSplitLimit: o.hardSplitLimit }, metrics);
 
   const router = new RpcRouter((method, seconds) => metrics.rpc(method, seconds));
@@ -111,7 +120,7 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
       committed: [...s.files.values()].filter((f) => f.committed !== undefined).length,
     })),
   });
-  router.on(GetStatus, () => ({ json: Buffer.from(JSON.stringify(status())) }));
+  router.on(GetStatus, (_req, conn) => ({ json: Buffer.from(JSON.stringify(workerStatusView(status(), conn))) }));
 
   const onRequest = (msg: InboundRequest, conn: Connection): void => {
     switch (msg.type) {
@@ -133,7 +142,9 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
     roles: [Role.Client, Role.LifecycleManager, Role.Replica, Role.Admin],
     onRequest,
     onConnection: (conn) => memory.track(conn),
-    authenticate: clusterAuthenticator(o.authToken),
+    auth: o.security.auth,
+    tls: o.security.tls,
+    limits: o.security.limits,
   });
 
   if (o.master) {
@@ -141,7 +152,8 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
       master: o.master,
       self: server.address,
       intervalMs: o.heartbeatIntervalMs,
-      authToken: o.authToken,
+      key: o.security.secret,
+      tls: o.security.tls,
       disks: async () => {
         await dataDirs.refresh();
         return dataDirs.status();
@@ -161,6 +173,7 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
     options: o,
     memory: () => ({ held: memory.held, peak: memory.peak, pauses: memory.pauses, paused: memory.paused }),
     status,
+    reloadTls: () => o.security.tls?.reload(),
     close() {
       closing ??= (async () => {
         push.shuttingDown = true;
