@@ -5,6 +5,7 @@
  */
 import type { Address, ConfigSchema, CrossCheck, OptionTable } from './schema.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/index.js';
+import { masterQuotaOptions, workerQuotaOptions, type MasterQuotaConfig, type WorkerQuotaConfig } from './quota-options.js';
 import { securityOptions, type SecurityConfig } from './security-options.js';
 
 const KIB = 1024;
@@ -26,7 +27,7 @@ export interface CommonConfig extends SecurityConfig {
   readonly logFormat: LogFormat;
 }
 
-export interface MasterConfig extends CommonConfig {
+export interface MasterConfig extends CommonConfig, MasterQuotaConfig {
   /** Milliseconds without a heartbeat before a worker counts as lost. */
   readonly workerTimeout: number;
   /** Milliseconds without a heartbeat before an application expires. */
@@ -35,7 +36,7 @@ export interface MasterConfig extends CommonConfig {
   readonly replicate: boolean;
 }
 
-export interface WorkerConfig extends CommonConfig {
+export interface WorkerConfig extends CommonConfig, WorkerQuotaConfig {
   readonly master: Address;
   readonly dataDirs: readonly string[];
   /** Bytes buffered in memory above which push sockets are paused. */
@@ -78,7 +79,7 @@ const common: OptionTable<CommonConfig> = {
   logFormat: { kind: 'enum', values: LOG_FORMATS, default: 'text', description: 'Log lines as plain text or as one JSON object per line.' },
 };
 
-const masterOnly: Omit<OptionTable<MasterConfig>, keyof CommonConfig> = {
+const masterOnly: Omit<OptionTable<MasterConfig>, keyof CommonConfig | keyof MasterQuotaConfig> = {
   workerTimeout: {
     kind: 'duration',
     default: 30_000,
@@ -104,7 +105,7 @@ const masterOnly: Omit<OptionTable<MasterConfig>, keyof CommonConfig> = {
   },
 };
 
-const workerStorage: Omit<OptionTable<WorkerConfig>, keyof CommonConfig | 'master' | 'dataDirs'> = {
+const workerStorage: Omit<OptionTable<WorkerConfig>, keyof CommonConfig | keyof WorkerQuotaConfig | 'master' | 'dataDirs'> = {
   memoryLimit: {
     kind: 'size',
     default: GIB,
@@ -182,6 +183,7 @@ const workerOptions: OptionTable<WorkerConfig> = {
   master: { kind: 'address', description: 'Address of the master (required).' },
   dataDirs: { kind: 'list', description: 'Directories to store partition files in, one per disk (required).' },
   ...workerStorage,
+  ...workerQuotaOptions,
 };
 
 const standaloneOptions: OptionTable<StandaloneConfig> = {
@@ -193,6 +195,7 @@ const standaloneOptions: OptionTable<StandaloneConfig> = {
     description: 'Disks shared by the workers (each in its own subdirectory); empty uses dataDir.',
   },
   ...workerStorage,
+  ...workerQuotaOptions,
   workers: { kind: 'int', default: 2, min: 1, max: 16, description: 'Number of workers to start.' },
   dataDir: {
     kind: 'string',
@@ -223,7 +226,7 @@ function checkStorage(c: StorageConfig, check: CrossCheck<StorageConfig>): void 
 
 export const masterSchema: ConfigSchema<MasterConfig> = {
   role: 'master',
-  options: { ...common, ...masterOnly },
+  options: { ...common, ...masterOnly, ...masterQuotaOptions },
   validate: checkMaster,
 };
 

@@ -1,10 +1,13 @@
 import { createMetrics, startHttpServer, type HttpServerHandle, type Metrics } from '../metrics/index.js';
 import type { MasterConfig, StandaloneConfig, WorkerConfig } from '../config/index.js';
+import { masterQuotasFrom, workerQuotasFrom } from '../config/quota-options.js';
 import { serverSecurityFrom } from '../config/security-options.js';
 import { addressKey } from '../protocol/index.js';
 import { HttpAuthenticator, type HttpViewer } from '../security/http-auth.js';
 import { TlsMaterial } from '../security/tls.js';
 import type { ServerSecurityOptions } from '../security/server-security.js';
+import type { ConnectionStats } from '../transport/index.js';
+import { quotaOption } from './worker/quotas.js';
 import { startMaster, statusView, type MasterHandle } from './master/index.js';
 import { startStandalone } from './standalone.js';
 import { observeRpc, promWorkerMetrics, startWorker, workerStatusView, type WorkerHandle } from './worker/index.js';
@@ -31,6 +34,7 @@ function masterOptions(c: MasterConfig) {
     heartbeatIntervalMs: c.heartbeatInterval,
     slotStrategy: c.slotStrategy,
     replicate: c.replicate,
+    quotas: masterQuotasFrom(c),
   };
 }
 
@@ -49,13 +53,37 @@ function workerOptions(c: Omit<WorkerConfig, 'master'>) {
     essIndexCacheBytes: c.essIndexCacheBytes,
     essMaxChunksBeingTransferred: c.essMaxChunksBeingTransferred,
     heartbeatIntervalMs: c.heartbeatInterval,
+    quotas: workerQuotasFrom(c),
+  };
+}
+
+/**
+ * Connection and quota series from a status: counters grow by what the
+ * status's running totals grew since the last scrape.
+ */
+function watchSecurity(m: Metrics): (s: { connections: ConnectionStats; quotas: { limits: object; refusals: object } }) => void {
+  const seen = new Map<string, number>();
+  const grow = (series: Metrics['quotaRefusals'], kind: string, totals: object) => {
+    for (const [label, total] of Object.entries(totals) as [string, number][]) {
+      const key = `${kind}/${label}`;
+      series.inc(label, Math.max(0, total - (seen.get(key) ?? 0)));
+      seen.set(key, total);
+    }
+  };
+  return (s) => {
+    m.connectionsOpen.set(s.connections.open);
+    grow(m.connectionsRefused, 'refused', s.connections.refused);
+    for (const [name, limit] of Object.entries(s.quotas.limits) as [string, number][]) m.quotaLimit.set(quotaOption(name), limit);
+    grow(m.quotaRefusals, 'quota', Object.fromEntries(Object.entries(s.quotas.refusals).map(([k, v]) => [quotaOption(k), v as number])));
   };
 }
 
 /** Gauges of a master, read from its status when scraped. */
 function watchMaster(m: Metrics, master: MasterHandle): void {
+  const security = watchSecurity(m);
   m.onScrape(() => {
     const s = master.status();
+    security(s);
     m.workersRegistered.set(s.workers.filter((w) => !w.lost).length);
     m.workersLost.set(s.workers.filter((w) => w.lost).length);
     m.applicationsActive.set(s.applications.length);
@@ -67,8 +95,10 @@ function watchMaster(m: Metrics, master: MasterHandle): void {
 /** Gauges of a worker, read from its status when scraped. */
 function watchWorker(m: Metrics, worker: WorkerHandle): void {
   let pauses = 0;
+  const security = watchSecurity(m);
   m.onScrape(() => {
     const s = worker.status();
+    security(s);
     m.memoryBuffered.set(s.memory.held);
     m.memoryLimit.set(s.memory.limit);
     m.streamsOpen.set(s.streams.open);

@@ -1,6 +1,6 @@
 export { Connection, DEFAULT_CONNECTION_OPTIONS, unexpectedResponse, type ConnectionOptions, type InboundRequest, type OutboundRequest } from './connection.js';
 export { connect, type ConnectOptions } from './client.js';
-export { DEFAULT_SERVER_LIMITS, TransportServer, type Refusals, type ServerLimits, type ServerOptions } from './server.js';
+export { DEFAULT_SERVER_LIMITS, TransportServer, type ConnectionStats, type Refusals, type ServerLimits, type ServerOptions } from './server.js';
 export { ConnectionPool } from './pool.js';
 export { RpcRouter, type RpcHandler } from './rpc-router.js';
 export { applicationAuth, clusterAuth, type HandshakeMessage, type ServerAuth } from './handshake.js';

@@ -52,6 +52,15 @@ export interface ServerOptions {
 /** Why connections were refused, by error code, since start (for metrics and status). */
 export type Refusals = Record<string, number>;
 
+export interface ConnectionStats {
+  /** TCP connections open now, authenticated or not. */
+  open: number;
+  /** Of those, the ones past the handshake. */
+  authenticated: number;
+  /** Connections refused since start, by error code (limits, failed handshakes, TLS). */
+  refused: Refusals;
+}
+
 /**
  * A framed TCP (or TLS) server. Each connection must open with the
  * handshake; a protocol violation closes that connection only, and the
@@ -102,6 +111,10 @@ export class TransportServer {
     const a = this.server.address();
     if (a === null || typeof a === 'string') throw new BraidError(ErrorCodes.INTERNAL, 'server is not listening on TCP');
     return { host: this.options.host ?? '127.0.0.1', port: a.port };
+  }
+
+  stats(): ConnectionStats {
+    return { open: this.sockets.size, authenticated: this.connections.size, refused: { ...this.refusals } };
   }
 
   get tls(): boolean {

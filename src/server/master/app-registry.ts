@@ -17,6 +17,8 @@ export function shuffleKey(appId: string, shuffleId: number): string {
 }
 
 /** The application part of a shuffle key: everything before the last '-' (app ids may contain '-'). */
+const NO_SHUFFLES: ReadonlySet<number> = new Set();
+
 export function appIdOfKey(key: string): string {
   const i = key.lastIndexOf('-');
   return i < 0 ? key : key.slice(0, i);
@@ -116,6 +118,11 @@ export class AppRegistry {
       if (this.expired.has(key) || (graceOver && !this.apps.has(appIdOfKey(key)))) out.push(key);
     }
     return out;
+  }
+
+  /** The shuffles `appId` has registered (empty for an unknown application). */
+  shufflesOf(appId: string): ReadonlySet<number> {
+    return this.apps.get(appId)?.shuffles ?? NO_SHUFFLES;
   }
 
   applications(): IterableIterator<AppEntry> {

@@ -79,7 +79,7 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
     });
   });
   const address = server.address;
-  const service = new MasterService(opts, address);
+  const service = new MasterService(opts, address, () => server.stats());
   router
     // Which roles may call each method is the access table's (src/security/access.ts); the router checks it.
     .on(RegisterWorker, (req) => service.registerWorker(req))

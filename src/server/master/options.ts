@@ -1,5 +1,6 @@
 import { BraidError, ErrorCodes } from '../../protocol/index.js';
 import { resolveServerSecurity, type ServerSecurity, type ServerSecurityOptions } from '../../security/server-security.js';
+import { resolveMasterQuotas, type MasterQuotaLimits } from './quotas.js';
 
 export type SlotStrategyName = 'roundrobin' | 'loadaware';
 
@@ -23,13 +24,15 @@ export interface MasterOptions extends ServerSecurityOptions {
    * cluster that turns it off (e.g. a single worker) gives primaries only.
    */
   replicate?: boolean;
+  /** Cluster-wide quotas (defaults: MASTER_QUOTA_DEFAULTS). */
+  quotas?: Partial<MasterQuotaLimits>;
   /** Clock in milliseconds; tests may pass their own. */
   now?: () => number;
 }
 
-export type ResolvedMasterOptions = Required<Omit<MasterOptions, keyof ServerSecurityOptions>> & { security: ServerSecurity };
+export type ResolvedMasterOptions = Required<Omit<MasterOptions, 'quotas' | keyof ServerSecurityOptions>> & { quotas: MasterQuotaLimits; security: ServerSecurity };
 
-export const MASTER_DEFAULTS: Omit<ResolvedMasterOptions, 'security'> = {
+export const MASTER_DEFAULTS: Omit<ResolvedMasterOptions, 'security' | 'quotas'> = {
   host: '127.0.0.1',
   port: 0,
   workerTimeoutMs: 30_000,
@@ -57,7 +60,7 @@ function positiveInt(name: string, value: unknown, max = Number.MAX_SAFE_INTEGER
 /** Fills in defaults and checks every option; errors name the option at fault. */
 export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMasterOptions {
   if (typeof options !== 'object' || options === null) throw configError('options must be an object');
-  const { authSecret, insecure, tls, limits, ...rest } = options;
+  const { authSecret, insecure, tls, limits, quotas, ...rest } = options;
   const o = { ...MASTER_DEFAULTS };
   for (const [k, v] of Object.entries(rest)) {
     // An explicit undefined means "the default", as if the key were absent.
@@ -86,5 +89,5 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
   }
   if (typeof o.replicate !== 'boolean') throw configError(`options.replicate must be a boolean, got ${typeof o.replicate}`);
   if (typeof o.now !== 'function') throw configError(`options.now must be a function, got ${typeof o.now}`);
-  return { ...o, security: resolveServerSecurity('master', { authSecret, insecure, tls, limits }) };
+  return { ...o, quotas: resolveMasterQuotas(quotas), security: resolveServerSecurity('master', { authSecret, insecure, tls, limits }) };
 }

@@ -12,7 +12,9 @@ import {
   type UnregisterShuffle,
   type WorkerHeartbeat,
 } from '../../protocol/index.js';
+import type { ConnectionStats } from '../../transport/index.js';
 import { AppRegistry } from './app-registry.js';
+import { MasterQuotas } from './quotas.js';
 import type { ResolvedMasterOptions } from './options.js';
 import { allocateSlots, createStrategy, type Candidate, type SlotStrategy } from './slot-allocator.js';
 import { SlotLedger } from './slot-ledger.js';
@@ -47,16 +49,19 @@ export class MasterService {
   readonly ledger = new SlotLedger();
   private readonly strategy: SlotStrategy;
   readonly startedAt: number;
+  readonly quotas: MasterQuotas;
 
   constructor(
     private readonly options: ResolvedMasterOptions,
     private readonly address: Address,
+    private readonly connections: () => ConnectionStats = () => ({ open: 0, authenticated: 0, refused: {} }),
   ) {
     this.startedAt = options.now();
     this.workers = new WorkerRegistry(options.workerTimeoutMs);
     // An expired key is kept until every live worker has heartbeated since it expired.
     this.apps = new AppRegistry(options.appTimeoutMs, options.workerTimeoutMs, this.startedAt, this.ledger);
     this.strategy = createStrategy(options.slotStrategy);
+    this.quotas = new MasterQuotas(options.quotas);
   }
 
   private now(): number {
@@ -81,6 +86,7 @@ export class MasterService {
   requestSlots(req: RequestOf<typeof RequestSlots>): ResponseOf<typeof RequestSlots> {
     checkAppId(req.appId, 'RequestSlots');
     if (req.count > MAX_SLOTS_PER_REQUEST) throw invalid(`RequestSlots: count ${req.count} is over the limit of ${MAX_SLOTS_PER_REQUEST}`);
+    this.quotas.checkRequest(req.appId, req.shuffleId, req.count, this.apps.shufflesOf(req.appId));
     const now = this.now();
     // Asking for slots is a sign of life even when none can be given.
     this.apps.touch(req.appId, now);
@@ -129,6 +135,8 @@ export class MasterService {
         workers: this.workers,
         apps: this.apps,
         ledger: this.ledger,
+        quotas: this.quotas.status(),
+        connections: this.connections(),
       },
       this.now(),
     );

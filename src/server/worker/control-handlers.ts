@@ -23,6 +23,7 @@ import {
 import { checkApplication } from '../../security/access.js';
 import type { RpcRouter } from '../../transport/index.js';
 import type { ResolvedWorkerOptions } from './options.js';
+import type { WorkerQuotas } from './quotas.js';
 import type { FileEntry, ShuffleRegistry, ShuffleState } from './shuffle-registry.js';
 
 /** Partition files a reservation creates at once. */
@@ -41,6 +42,7 @@ export class ControlHandlers {
     /** Forgets everything served from a committed file: cached chunks, sort results, open handles. */
     private readonly forgetFile: (path: string) => Promise<void>,
     private readonly options: ResolvedWorkerOptions,
+    private readonly quotas: WorkerQuotas,
   ) {}
 
   register(router: RpcRouter): void {
@@ -70,6 +72,8 @@ export class ControlHandlers {
   async reserve(appId: string, shuffleId: number, files: ReservedFile[], splitThreshold: number): Promise<Record<string, never>> {
     // Checked before the shuffle is registered: a refused appId must leave no entry behind.
     checkPathSegment(appId, 'appId');
+    // Quotas too: an application over one must leave nothing behind here either.
+    this.quotas.checkReserve(appId, shuffleId, files);
     const shuffle = this.registry.getOrCreate(appId, shuffleId);
     const created: FileEntry[] = [];
     // Files are created RESERVE_CONCURRENCY at a time: one by one, a large registration waits on
@@ -92,6 +96,7 @@ export class ControlHandlers {
           writer: undefined,
           committed: undefined,
           committing: undefined,
+          bytes: 0,
         };
         entry.writer = await PartitionWriter.create({
           dir: this.dataDirs.pick(),
@@ -226,6 +231,7 @@ export class ControlHandlers {
         writer: undefined,
         committed: { path: record.path, bytes: record.bytes, chunkOffsets: record.chunkOffsets, mapIds: record.mapIds },
         committing: undefined,
+        bytes: record.bytes,
       });
     }
     return all.length;

@@ -1,5 +1,6 @@
 import { BraidError, ErrorCodes, parseAddress, type Address } from '../../protocol/index.js';
 import { resolveServerSecurity, type ServerSecurity, type ServerSecurityOptions } from '../../security/server-security.js';
+import { resolveWorkerQuotas, type WorkerQuotaLimits } from './quotas.js';
 
 export interface WorkerOptions extends ServerSecurityOptions {
   host?: string;
@@ -31,11 +32,14 @@ export interface WorkerOptions extends ServerSecurityOptions {
   essIndexCacheBytes?: number;
   /** External shuffle service: chunks being transferred at once; past it fetches fail SERVER_BUSY. */
   essMaxChunksBeingTransferred?: number;
+  /** Per-application quotas on this worker (defaults: WORKER_QUOTA_DEFAULTS). */
+  quotas?: Partial<WorkerQuotaLimits>;
 }
 
-export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'master' | 'metaStorePath' | keyof ServerSecurityOptions>> & {
+export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'master' | 'metaStorePath' | 'quotas' | keyof ServerSecurityOptions>> & {
   master: Address | undefined;
   metaStorePath: string | undefined;
+  quotas: WorkerQuotaLimits;
   security: ServerSecurity;
 };
 
@@ -68,7 +72,7 @@ function check(ok: boolean, option: string, message: string): void {
 }
 
 export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
-  const { authSecret, insecure, tls, limits, ...rest } = o;
+  const { authSecret, insecure, tls, limits, quotas, ...rest } = o;
   const r = { ...WORKER_DEFAULTS, ...stripUndefined(rest) } as ResolvedWorkerOptions & { master?: Address | string };
   check(Array.isArray(o.dataDirs) && o.dataDirs.length > 0, 'dataDirs', 'at least one data directory is required');
   check(Number.isInteger(r.port) && r.port >= 0 && r.port <= 65535, 'port', `expected 0..65535, got ${r.port}`);
@@ -84,7 +88,7 @@ export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
   check(r.replicaWatermark >= 1, 'replicaWatermark', `expected a ratio ≥ 1, got ${r.replicaWatermark}`);
   check(r.hardSplitLimit >= r.splitThreshold, 'hardSplitLimit', `must be ≥ splitThreshold (${r.splitThreshold})`);
   const master = typeof o.master === 'string' ? parseAddress(o.master) : o.master;
-  return { ...r, master, metaStorePath: o.metaStorePath, security: resolveServerSecurity('worker', { authSecret, insecure, tls, limits }) };
+  return { ...r, master, metaStorePath: o.metaStorePath, quotas: resolveWorkerQuotas(quotas), security: resolveServerSecurity('worker', { authSecret, insecure, tls, limits }) };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -10,6 +10,7 @@ import {
 import type { DataDirs } from '../../storage/index.js';
 import { actsFor, pushAllowed } from '../../security/access.js';
 import type { Connection } from '../../transport/index.js';
+import type { WorkerQuotas } from './quotas.js';
 import type { Replicator, ReplicaBatch } from './replicator.js';
 import { appIdOfKey, type FileEntry, type ShuffleRegistry, type ShuffleState } from './shuffle-registry.js';
 import type { WorkerMetrics } from './worker-metrics.js';
@@ -37,6 +38,7 @@ export class PushHandler {
     private readonly replicator: Replicator,
     private readonly limits: PushLimits,
     private readonly metrics: WorkerMetrics,
+    private readonly quotas: WorkerQuotas,
   ) {}
 
   handle(msg: PushMessage, conn: Connection): void {
@@ -120,11 +122,13 @@ export class PushHandler {
         return PushStatus.HARD_SPLIT;
       }
     }
+    if (!this.quotas.admitsBytes(shuffle.usage, batch.length)) return PushStatus.FAIL_QUOTA;
     try {
       writer.append(batch);
     } catch {
       return PushStatus.FAIL_WRITE;
     }
+    shuffle.addBytes(entry, batch.length);
     if (entry.mode === Mode.Primary && writer.bytesWritten >= entry.splitThreshold) {
       this.metrics.split('soft');
       return PushStatus.SOFT_SPLIT;

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { BlockHandler, defaultEssStorePath } from '../../ess/block-handler.js';
-import { GetStatus, MessageType, Role, type Address } from '../../protocol/index.js';
+import { GetStatus, MessageType, Role, addressKey, type Address } from '../../protocol/index.js';
 import { ChunkReader, DataDirs, MapRangeSorter, MetaStore } from '../../storage/index.js';
-import { RpcRouter, TransportServer, type Connection, type InboundRequest } from '../../transport/index.js';
+import { RpcRouter, TransportServer, type Connection, type ConnectionStats, type InboundRequest } from '../../transport/index.js';
 import { ChunkCache } from './chunk-cache.js';
 import { ChunkPool } from './chunk-pool.js';
 import { ControlHandlers } from './control-handlers.js';
@@ -11,6 +11,7 @@ import { MemoryManager } from './memory-manager.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { PushHandler } from './push-handler.js';
 import { Replicator } from './replicator.js';
+import { WorkerQuotas, type WorkerQuotaStatus } from './quotas.js';
 import { ShuffleRegistry, appIdOfKey } from './shuffle-registry.js';
 import { StreamManager } from './stream-manager.js';
 import { NOOP_WORKER_METRICS, type WorkerMetrics } from './worker-metrics.js';
@@ -41,12 +42,20 @@ export interface WorkerStatus {
   streams: { open: number; chunksInFlight: number };
   chunkCache: { bytes: number; hits: number; misses: number; buffersAllocated: number; buffersReused: number };
   shuffles: { key: string; files: number; committed: number }[];
+  quotas: WorkerQuotaStatus;
+  /** Connections open now and refused since start. */
+  connections: ConnectionStats;
 }
 
 /** Only the admin role sees every application's shuffles; an application sees its own. */
 export function workerStatusView(s: WorkerStatus, viewer: { peerRole: number; appId: string }): WorkerStatus {
   if (viewer.peerRole === Role.Admin) return s;
-  return { ...s, shuffles: s.shuffles.filter((sh) => appIdOfKey(sh.key) === viewer.appId) };
+  const own = (appId: string) => appId === viewer.appId;
+  return {
+    ...s,
+    shuffles: s.shuffles.filter((sh) => own(appIdOfKey(sh.key))),
+    quotas: { ...s.quotas, usage: s.quotas.usage.filter((u) => own(u.appId)) },
+  };
 }
 
 export interface WorkerDeps {
@@ -86,10 +95,12 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
   const reader = new ChunkReader({ maxOpenFiles: 256 });
   const pool = new ChunkPool(CHUNK_POOL_IDLE_BYTES);
   const streams = new StreamManager(registry, sorter, cache, pool, reader, { chunkSize: o.chunkSize, maxChunksInFlight: o.maxChunksInFlight }, metrics);
-  const control = new ControlHandlers(registry, dataDirs, memory, meta, (path) => streams.forgetFile(path), o);
+  // Refusals name the worker: the closure runs only when requests are served, after `server` is listening.
+  const quotas = new WorkerQuotas(o.quotas, registry, () => addressKey(server.address));
+  const control = new ControlHandlers(registry, dataDirs, memory, meta, (path) => streams.forgetFile(path), o, quotas);
   await control.reload();
   const replicator = new Replicator({ key: o.security.secret, tls: o.security.tls, timeoutMs: o.replicaTimeoutMs, backoffMs: o.deadPeerBackoffMs });
-  const push = new PushHandler(registry, dataDirs, replicator, { hardSplitLimit: o.hardSplitLimit }, metrics);
+  const push = new PushHandler(registry, dataDirs, replicator, { hardSplitLimit: o.hardSplitLimit }, metrics, quotas);
 
   const router = new RpcRouter((method, seconds) => metrics.rpc(method, seconds));
   control.register(router);
@@ -119,6 +130,8 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
       files: s.files.size,
       committed: [...s.files.values()].filter((f) => f.committed !== undefined).length,
     })),
+    quotas: quotas.status(),
+    connections: server.stats(),
   });
   router.on(GetStatus, (_req, conn) => ({ json: Buffer.from(JSON.stringify(workerStatusView(status(), conn))) }));
 
