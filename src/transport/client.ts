@@ -40,12 +40,18 @@ function open(address: Address, tls: TlsMaterial | undefined, timeoutMs: number)
     socket.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       socket.destroy();
-      // Certificate problems are not worth retrying; a refused or reset TCP connect is.
-      const tlsProblem = tls !== undefined && (err.code?.startsWith('ERR_TLS') || err.code?.startsWith('ERR_SSL') || /certificate|self.signed|SSL|TLS/i.test(err.message));
+      // Certificate and protocol problems are not worth retrying; a refused or reset connection (an
+      // errno such as ECONNRESET: the server may be over its connection limit) is.
+      const network = err.code !== undefined && /^E[A-Z]+$/.test(err.code);
+      const tlsProblem = tls !== undefined && !network;
       reject(
         tlsProblem
           ? new BraidError(ErrorCodes.TLS, `TLS with ${where} failed: ${err.message}`, { retriable: false, cause: err })
-          : new BraidError(ErrorCodes.CONNECT, `connect to ${where} failed: ${err.message}${tls === undefined ? '' : ' (is it listening with TLS?)'}`, { cause: err }),
+          : new BraidError(
+              ErrorCodes.CONNECT,
+              `connect to ${where} failed: ${err.message}${tls !== undefined && err.code === 'ECONNRESET' ? ' (closed before TLS was set up: the server may be over its connection limits, or not listening with TLS)' : ''}`,
+              { cause: err },
+            ),
       );
     });
   });

@@ -93,8 +93,11 @@ export class TransportServer {
     server.on('connection', (socket: Socket) => ts.admit(socket));
     if (tls !== undefined) {
       server.on('secureConnection', (socket: TLSSocket) => ts.accept(socket));
-      // A failed TLS handshake (wrong CA, garbage, timeout) ends that socket only.
-      server.on('tlsClientError', (err: Error) => ts.count(ErrorCodes.TLS, `TLS handshake failed: ${err.message}`));
+      // A failed TLS handshake (wrong CA, garbage, timeout) ends that socket only. A reset is not a
+      // refusal (the peer left, or the limits above dropped it).
+      server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ECONNRESET') ts.count(ErrorCodes.TLS, `TLS handshake failed: ${err.message}`);
+      });
       ts.detachTls = tls.attach(server as ReturnType<typeof createTlsServer>);
     }
     await new Promise<void>((resolve, reject) => {
