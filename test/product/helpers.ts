@@ -139,8 +139,13 @@ export async function run(args: string[], timeoutMs = 60_000, env: Record<string
 export type Ready = Record<string, unknown>;
 
 /** Starts a server role and waits for its `braid <role> ready {json}` line. */
-export async function server(role: 'master' | 'worker' | 'standalone', flags: string[], timeoutMs = 30_000): Promise<{ proc: Proc; ready: Ready }> {
-  const proc = start([SERVER, role, ...flags], `braid ${role}`);
+export async function server(
+  role: 'master' | 'worker' | 'standalone',
+  flags: string[],
+  timeoutMs = 30_000,
+  env: Record<string, string> = {},
+): Promise<{ proc: Proc; ready: Ready }> {
+  const proc = start([SERVER, role, ...flags], `braid ${role}`, env);
   const m = await proc.waitFor(new RegExp(`^braid ${role} ready (\\{.*\\})$`, 'm'), timeoutMs);
   return { proc, ready: JSON.parse(m[1]!) as Ready };
 }

@@ -32,8 +32,11 @@ export async function secureCluster(options: StandaloneOptions & { plaintext?: b
   return c;
 }
 
-function usesTls(c: StandaloneHandle): boolean {
-  return c.workers[0]!.options.security.tls !== undefined;
+/** A cluster an application can talk to: one started here, or just its master's address and whether it speaks TLS. */
+export type ClusterRef = StandaloneHandle | { masterAddress: Address; tls: boolean };
+
+function usesTls(c: ClusterRef): boolean {
+  return 'tls' in c ? c.tls : c.workers[0]!.options.security.tls !== undefined;
 }
 
 /** A connection as `role`, closed after the test. Cluster roles prove the secret (and present the node certificate over TLS); application roles their key. */
@@ -58,7 +61,7 @@ export class App {
     readonly client: ShuffleClient,
   ) {}
 
-  static async start(c: StandaloneHandle, appId: string): Promise<App> {
+  static async start(c: ClusterRef, appId: string): Promise<App> {
     const tls = usesTls(c);
     const lm = await LifecycleManager.start({ appId, master: c.masterAddress, authToken: appKey(appId), tls: tls ? testTls() : undefined, replicate: true });
     onCleanup(() => lm.close());
