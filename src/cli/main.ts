@@ -14,6 +14,10 @@
  * BRAID_AUTH_SECRET (--insecure for a cluster without authentication), and
  * TLS from --tls-ca-file (plus --tls-cert-file/--tls-key-file: the job's
  * LifecycleManager listens with them, `status` presents them as an admin).
+ *
+ * Exit status: 0 done (and validated), 1 the job failed or did not validate,
+ * 2 usage or configuration error (BRAID_ERR_CONFIG), 3 unusable input or
+ * output (BRAID_ERR_INPUT), 130/143 stopped by SIGINT/SIGTERM.
  */
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -26,15 +30,29 @@ import { connect } from '../transport/index.js';
 import { RECORD_SIZE, writeGensortFile } from '../jobs/data/index.js';
 import { runJob, type Phase } from '../jobs/runner/driver.js';
 import { Args } from './args.js';
+import { prepareOutputDir } from './output-dir.js';
 import { ProgressBar } from './progress.js';
 
 const USAGE = `usage:
-  braid terasort  [--size 1g] [--maps 8] [--reduces 8] [--master host:port] [--input dir] [--output dir]
+  braid terasort  [--size 1g] [--maps 8] [--reduces 8] [--master host:port] [--input dir] [--output dir [--overwrite]]
                   [--workers 2] [--replicate|--no-replicate] [--processes 2] [--compression lz4|zstd|none] [--seed 1]
   braid wordcount [--size 64m] [--maps 4] [--reduces 4] [--master host:port] [--workers 2] [--replicate|--no-replicate] [--processes 2]
   braid gensort   --records N --output file [--seed 1] [--start 0]
   braid status    --master host:port
-security, with --master: [--auth-secret-file F | BRAID_AUTH_SECRET=... | --insecure] [--tls-ca-file F [--tls-cert-file F --tls-key-file F]]`;
+security, with --master: [--auth-secret-file F | BRAID_AUTH_SECRET=... | --insecure] [--tls-ca-file F [--tls-cert-file F --tls-key-file F]]
+exit status: 0 done, 1 job failed or not validated, 2 usage or configuration error, 3 unusable input or output`;
+
+/** Exit statuses by error code; anything else is 1. */
+const EXIT_STATUS: Partial<Record<string, number>> = { [ErrorCodes.CONFIG]: 2, [ErrorCodes.INPUT]: 3 };
+
+/** --master as an address; a malformed one is a configuration error naming the option. */
+function masterOption(value: string): Address {
+  try {
+    return parseAddress(value);
+  } catch (err) {
+    throw new BraidError(ErrorCodes.CONFIG, `--master: ${(err as Error).message}`, { cause: err });
+  }
+}
 
 interface Cluster {
   master: Address;
@@ -86,7 +104,7 @@ function clusterFrom(args: Args): () => Promise<Cluster> {
   const master = args.string('master');
   const workers = args.int('workers', 2, 1, 16);
   const security = securityFrom(args);
-  const address = master === undefined ? undefined : parseAddress(master);
+  const address = master === undefined ? undefined : masterOption(master);
   return async () => {
     if (address !== undefined) {
       const { secret, tls } = security();
@@ -122,17 +140,30 @@ function progress(): (phase: Phase, done: number, total: number, bytes: number) 
   return (phase, done, total, bytes) => bars[phase].update(done, total, bytes);
 }
 
+function inputError(message: string, cause?: unknown): BraidError {
+  return new BraidError(ErrorCodes.INPUT, message, { cause });
+}
+
 async function inputFiles(dir: string): Promise<{ path: string; records: number }[]> {
-  const names = (await readdir(dir)).sort();
+  let names: string[];
+  try {
+    names = (await readdir(dir)).sort();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such directory' : code === 'ENOTDIR' ? 'not a directory' : (err as Error).message;
+    throw inputError(`--input ${dir}: ${why}`, err);
+  }
   const files: { path: string; records: number }[] = [];
   for (const n of names) {
     const path = join(dir, n);
-    const s = await stat(path);
+    const s = await stat(path).catch((err: unknown) => {
+      throw inputError(`--input ${dir}: cannot read ${path}: ${(err as Error).message}`, err);
+    });
     if (!s.isFile() || s.size === 0) continue;
-    if (s.size % RECORD_SIZE !== 0) throw new Error(`${path}: ${s.size} bytes is not a whole number of ${RECORD_SIZE}-byte records`);
+    if (s.size % RECORD_SIZE !== 0) throw inputError(`--input ${dir}: ${path} has ${s.size} bytes, not a whole number of ${RECORD_SIZE}-byte records`);
     files.push({ path, records: s.size / RECORD_SIZE });
   }
-  if (files.length === 0) throw new Error(`no record files in ${dir}`);
+  if (files.length === 0) throw inputError(`--input ${dir}: no record files (non-empty regular files of ${RECORD_SIZE}-byte records) in it`);
   return files;
 }
 
@@ -142,6 +173,7 @@ async function terasort(args: Args): Promise<number> {
   const reduces = args.int('reduces', 8);
   const input = args.string('input');
   const output = args.string('output');
+  const overwrite = args.bool('overwrite', false);
   const seed = args.int('seed', 1, 0, 2 ** 31);
   const replicate = args.bool('replicate', true);
   const processes = args.int('processes', 2, 1, 64);
@@ -152,7 +184,9 @@ async function terasort(args: Args): Promise<number> {
   if (compression !== 'lz4' && compression !== 'zstd' && compression !== 'none') {
     throw new BraidError(ErrorCodes.CONFIG, `--compression: expected lz4, zstd or none, got "${compression}"`);
   }
+  if (overwrite && output === undefined) throw new BraidError(ErrorCodes.CONFIG, '--overwrite needs --output dir');
   const files = input === undefined ? undefined : await inputFiles(input);
+  if (output !== undefined) await prepareOutputDir(output, overwrite);
   const c = await startCluster();
   try {
     const totalRecords = files ? files.reduce((s, f) => s + f.records, 0) : Math.floor(size / RECORD_SIZE);
@@ -217,10 +251,14 @@ async function gensort(args: Args): Promise<number> {
   const start = args.int('start', 0, 0, Number.MAX_SAFE_INTEGER);
   args.done();
   if (records === 0) throw new BraidError(ErrorCodes.CONFIG, 'gensort needs --records N');
-  if (output === undefined) throw new Error('gensort needs --output file');
-  // The output usually goes into a new input directory for `terasort --input` (as in the README).
-  await mkdir(dirname(output), { recursive: true });
-  await writeGensortFile(output, start, records, seed);
+  if (output === undefined) throw new BraidError(ErrorCodes.CONFIG, 'gensort needs --output file');
+  try {
+    // The output usually goes into a new input directory for `terasort --input` (as in the README).
+    await mkdir(dirname(output), { recursive: true });
+    await writeGensortFile(output, start, records, seed);
+  } catch (err) {
+    throw inputError(`--output ${output}: cannot be written: ${(err as Error).message}`, err);
+  }
   process.stdout.write(`gensort: ${records} records (${humanBytes(records * RECORD_SIZE)}) written to ${output}\n`);
   return 0;
 }
@@ -229,9 +267,9 @@ async function status(args: Args): Promise<number> {
   const master = args.string('master');
   const security = securityFrom(args);
   args.done();
-  if (master === undefined) throw new Error('status needs --master host:port');
+  if (master === undefined) throw new BraidError(ErrorCodes.CONFIG, 'status needs --master host:port');
   const { secret, tls } = security();
-  const conn = await connect(parseAddress(master), { role: Role.Admin, key: secret, tls: tls === undefined ? undefined : TlsMaterial.fromFiles(tls) });
+  const conn = await connect(masterOption(master), { role: Role.Admin, key: secret, tls: tls === undefined ? undefined : TlsMaterial.fromFiles(tls) });
   try {
     const res = await conn.call(GetStatus, {});
     process.stdout.write(JSON.stringify(JSON.parse(res.json.toString('utf8')), null, 2) + '\n');
@@ -262,6 +300,6 @@ main(process.argv.slice(2)).then(
     if (interrupted) return;
     const e = asBraidError(err);
     process.stderr.write(`braid: ${e.code}: ${e.message}\n`);
-    process.exit(1);
+    process.exit(EXIT_STATUS[e.code] ?? 1);
   },
 );

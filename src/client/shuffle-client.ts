@@ -221,7 +221,8 @@ export class ShuffleClient {
       throw tracker.failure;
     }
     const lm = await this.lm();
-    const res = await lm.call(MapperEnd, { shuffleId, mapId, attemptId, numMappers, partitions: tracker.mapEnded ? [] : tracker.partitionSums() });
+    const [partitions, epochs] = tracker.mapEnded ? [[], []] : [tracker.partitionSums(), tracker.epochs()];
+    const res = await lm.call(MapperEnd, { shuffleId, mapId, attemptId, numMappers, partitions, epochs });
     // Forgotten only once reported: a retried mapperEnd after a lost answer must report the same sums.
     this.attempts.delete(key);
     return res;

@@ -54,6 +54,8 @@ export interface WorkerConfig extends CommonConfig, WorkerQuotaConfig {
   readonly maxChunksInFlight: number;
   readonly essIndexCacheBytes: number;
   readonly essMaxChunksBeingTransferred: number;
+  /** Executors' local directories must lie inside one of these; empty = no executor registration. */
+  readonly essLocalDirRoots: readonly string[];
 }
 
 export interface StandaloneConfig extends MasterConfig, Omit<WorkerConfig, 'master'> {
@@ -175,6 +177,12 @@ const workerStorage: Omit<OptionTable<WorkerConfig>, keyof CommonConfig | keyof 
     min: 1,
     max: 65536,
     description: 'External shuffle service mode: blocks being sent at once; past it fetches fail SERVER_BUSY.',
+  },
+  essLocalDirRoots: {
+    kind: 'list',
+    default: [],
+    description:
+      'External shuffle service mode: executors\' local directories must lie inside one of these directories (symlinks resolved), as they are deleted when their application is removed; empty refuses every executor registration.',
   },
 };
 

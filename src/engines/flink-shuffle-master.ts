@@ -8,7 +8,12 @@
  * Braid spreads a shuffle's data by consumer partition, so when a worker is
  * lost, a result loses data if one of its locations had no other copy; then
  * every producer partition of that result must be produced again. The master
- * tells all jobs at once (`stopTrackingAndReleasePartitions`). Errors it cannot
+ * tells all jobs at once (`stopTrackingAndReleasePartitions`), after starting
+ * a new attempt of the result's map stage in the job's LifecycleManager, so
+ * that the partitions produced again win and are committed and read. Each
+ * registration of a producer partition gets the next attempt id of that
+ * partition (`BraidShuffleDescriptor.attemptId`): a partition produced again
+ * never reuses the id of the attempt whose data was lost. Errors it cannot
  * recover from (the Braid master unreachable for too long) go to
  * `ShuffleMasterContext.onFatalError`.
  */
@@ -54,6 +59,8 @@ export interface BraidShuffleDescriptor extends ResultPartitionId {
   readonly lifecycleManager: string;
   readonly shuffleId: number;
   readonly mapId: number;
+  /** The Braid attempt id the producer pushes and ends with: 0, then one more for every registration of the same partition. */
+  readonly attemptId: number;
   readonly numMappers: number;
   readonly numPartitions: number;
 }
@@ -81,6 +88,8 @@ export interface BraidShuffleMasterOptions {
 interface ResultState {
   shuffleId: number;
   partitions: Map<number, BraidShuffleDescriptor>;
+  /** Next attempt id per producer partition. */
+  nextAttempt: Map<number, number>;
 }
 
 interface JobState {
@@ -146,7 +155,9 @@ export class BraidShuffleMaster {
     const job = this.jobs.get(jobId);
     if (job === undefined) throw new Error(`job ${jobId} is not registered`);
     let result = job.results.get(partition.resultId);
-    if (result === undefined) job.results.set(partition.resultId, (result = { shuffleId: job.nextShuffleId++, partitions: new Map() }));
+    if (result === undefined) job.results.set(partition.resultId, (result = { shuffleId: job.nextShuffleId++, partitions: new Map(), nextAttempt: new Map() }));
+    const attemptId = result.nextAttempt.get(partition.partitionIndex) ?? 0;
+    result.nextAttempt.set(partition.partitionIndex, attemptId + 1);
     const descriptor: BraidShuffleDescriptor = {
       jobId,
       resultId: partition.resultId,
@@ -155,6 +166,7 @@ export class BraidShuffleMaster {
       lifecycleManager: addressKey(job.lm.address),
       shuffleId: result.shuffleId,
       mapId: partition.partitionIndex,
+      attemptId,
       numMappers: partition.numberOfPartitions,
       numPartitions: partition.numberOfSubpartitions,
     };
@@ -197,7 +209,12 @@ export class BraidShuffleMaster {
     }
   }
 
-  /** Tells every job at once which of its partitions lost data on the lost workers. */
+  /**
+   * Tells every job at once which of its partitions lost data on the lost
+   * workers. The result's map stage starts a new attempt first: its old
+   * winners are forgotten, so the partitions produced again win, and readers
+   * read only the epochs written from now on.
+   */
   private onWorkersLost(lost: ReadonlySet<string>): void {
     const dead = (a: Address | undefined) => a === undefined || lost.has(addressKey(a)) || this.lostWorkers.has(addressKey(a));
     for (const job of this.jobs.values()) {
@@ -207,7 +224,9 @@ export class BraidShuffleMaster {
         // A location survives while one of its copies is on a live worker.
         const hit = locations.some((l) => lost.has(addressKey(l.primary)) || (l.replica !== undefined && lost.has(addressKey(l.replica))));
         const broken = locations.some((l) => dead(l.primary) && dead(l.replica));
-        if (hit && broken) for (const p of result.partitions.keys()) release.push({ resultId, partitionIndex: p });
+        if (!hit || !broken) continue;
+        job.lm.resetForStageRetry(result.shuffleId);
+        for (const p of result.partitions.keys()) release.push({ resultId, partitionIndex: p });
       }
       if (release.length > 0) job.context.stopTrackingAndReleasePartitions(release);
     }

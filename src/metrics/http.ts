@@ -117,7 +117,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const onError = (err: Error): void => {
       detach?.();
       reject(
-        new BraidError(ErrorCodes.INTERNAL, `cannot serve HTTP on ${options.host}:${options.port}: ${err.message}`, {
+        // EADDRINUSE, EADDRNOTAVAIL, EACCES: the host/port options do not fit this machine.
+        new BraidError(ErrorCodes.CONFIG, `options "host"/"httpPort": cannot serve HTTP on ${options.host}:${options.port}: ${err.message}`, {
           retriable: false,
           cause: err,
         }),

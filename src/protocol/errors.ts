@@ -36,6 +36,8 @@ export const ErrorCodes = {
   SLOTS_UNAVAILABLE: 'BRAID_ERR_SLOTS_UNAVAILABLE',
   SERVER_BUSY: 'BRAID_ERR_SERVER_BUSY',
   QUOTA_EXCEEDED: 'BRAID_ERR_QUOTA_EXCEEDED',
+  /** A path a request names lies outside what the server is configured to touch. */
+  PATH_NOT_ALLOWED: 'BRAID_ERR_PATH_NOT_ALLOWED',
   // data path
   REPLICA_FAILED: 'BRAID_ERR_REPLICA_FAILED',
   REPLICA_DEAD: 'BRAID_ERR_REPLICA_DEAD',
@@ -50,8 +52,11 @@ export const ErrorCodes = {
   FETCH_FAILED: 'BRAID_ERR_FETCH_FAILED',
   PUSH_FAILED: 'BRAID_ERR_PUSH_FAILED',
   STAGE_NOT_ENDED: 'BRAID_ERR_STAGE_NOT_ENDED',
-  // configuration
+  // configuration and user input
+  /** An option's value cannot work: a bad address or number, a port in use, a directory the process cannot use. */
   CONFIG: 'BRAID_ERR_CONFIG',
+  /** The data a command was given cannot be used: an input that is missing or not records, an output that is not empty. */
+  INPUT: 'BRAID_ERR_INPUT',
   INTERNAL: 'BRAID_ERR_INTERNAL',
 } as const;
 

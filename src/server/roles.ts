@@ -52,6 +52,7 @@ function workerOptions(c: Omit<WorkerConfig, 'master'>) {
     maxChunksInFlight: c.maxChunksInFlight,
     essIndexCacheBytes: c.essIndexCacheBytes,
     essMaxChunksBeingTransferred: c.essMaxChunksBeingTransferred,
+    essLocalDirRoots: [...c.essLocalDirRoots],
     heartbeatIntervalMs: c.heartbeatInterval,
     quotas: workerQuotasFrom(c),
   };

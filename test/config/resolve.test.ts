@@ -109,6 +109,7 @@ describe('defaults', () => {
       maxChunksInFlight: 64,
       essIndexCacheBytes: 64 * M,
       essMaxChunksBeingTransferred: 64,
+      essLocalDirRoots: [],
     });
   });
 

@@ -254,6 +254,14 @@ export class Cluster {
     return this.master.address;
   }
 
+  /** Starts one more worker with its own `--data-dirs` and flags (after the defaults, so they win) and waits until the master lists it. */
+  async addWorker(dataDirs: string[], args: string[] = []): Promise<ServerProcess> {
+    const w = await ServerProcess.start('worker', [...WORKER_DEFAULT_ARGS, '--master', this.master.address, '--data-dirs', dataDirs.join(','), ...args], dataDirs[0]);
+    this.workers.push(w);
+    await this.waitForWorkers(this.workers.filter((x) => x.alive).length);
+    return w;
+  }
+
   /** The worker listening on `address` ('host:port'). */
   worker(address: string): ServerProcess {
     const w = this.workers.find((x) => x.address === address);

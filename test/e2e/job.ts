@@ -42,6 +42,8 @@ export async function startJobEnv(o: JobEnvOptions): Promise<JobEnv> {
       replicate: o.replicate,
       heartbeatIntervalMs: 500,
       rpcTimeoutMs: 5000,
+      // A killed worker's copies count as lost after 5 s of retries, not the production 30 s.
+      commitRetryMs: 5000,
       getReducerFileGroupTimeoutMs: 30_000,
       authToken: appKey(appId),
       tls: testTls(),

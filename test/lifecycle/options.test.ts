@@ -33,6 +33,7 @@ describe('LifecycleManager options', () => {
       reserveRetries: 3,
       getReducerFileGroupTimeoutMs: 120_000,
       authToken: '',
+      commitRetryMs: 30_000,
     });
     expect(r.onUnregisterAllMapOutput).toBeUndefined();
   });
@@ -72,6 +73,8 @@ describe('LifecycleManager options', () => {
     ['onUnregisterAllMapOutput', { onUnregisterAllMapOutput: 'fn' }],
     ['reviveBatchWindowMs', { reviveBatchWindowMs: -1 }],
     ['rpcTimeoutMs', { rpcTimeoutMs: 0 }],
+    ['commitRetryMs', { commitRetryMs: -1 }],
+    ['commitRetryMs', { commitRetryMs: 2 ** 31 }],
   ];
   for (const [name, patch] of bad) {
     it(`rejects a bad ${name}: ${JSON.stringify(patch)}`, () => {

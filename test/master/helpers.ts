@@ -62,6 +62,7 @@ export function disk(freeBytes = 1e12, healthy = true, path = '/data/0'): DiskIn
 export class FakeWorker {
   readonly address: Address;
   activeShuffleKeys: string[] = [];
+  essAppIds: string[] = [];
   disks: DiskInfo[] = [disk()];
   shuttingDown = false;
 
@@ -80,12 +81,13 @@ export class FakeWorker {
     return this.conn.call(RegisterWorker, { address: this.address, disks: this.disks });
   }
 
-  heartbeat(): Promise<{ registered: boolean; expiredShuffleKeys: string[] }> {
+  heartbeat(): Promise<{ registered: boolean; expiredShuffleKeys: string[]; expiredAppIds: string[] }> {
     return this.conn.call(WorkerHeartbeat, {
       address: this.address,
       disks: this.disks,
       activeShuffleKeys: this.activeShuffleKeys,
       shuttingDown: this.shuttingDown,
+      essAppIds: this.essAppIds,
     });
   }
 }

@@ -244,12 +244,12 @@ export const CONTROL_SAMPLES: readonly ControlSample[] = [
   control(
     WorkerHeartbeat,
     [
-      { address: worker1, disks, activeShuffleKeys: ['app-1-0', 'app-1-3', 'приложение-7'], shuttingDown: false },
-      { address: worker2, disks: [], activeShuffleKeys: [], shuttingDown: true },
+      { address: worker1, disks, activeShuffleKeys: ['app-1-0', 'app-1-3', 'приложение-7'], shuttingDown: false, essAppIds: ['spark-1', 'приложение'] },
+      { address: worker2, disks: [], activeShuffleKeys: [], shuttingDown: true, essAppIds: [] },
     ],
     [
-      { registered: true, expiredShuffleKeys: [] },
-      { registered: false, expiredShuffleKeys: ['app-0-1', '应用-2'] },
+      { registered: true, expiredShuffleKeys: [], expiredAppIds: [] },
+      { registered: false, expiredShuffleKeys: ['app-0-1', '应用-2'], expiredAppIds: ['spark-1'] },
     ],
   ),
   control(
@@ -354,8 +354,12 @@ export const CONTROL_SAMPLES: readonly ControlSample[] = [
           { partitionId: 0, batches: 12, bytes: 3 * 2 ** 30, crc: 0xdead_beef },
           { partitionId: 1, batches: 0, bytes: 0, crc: 0 },
         ],
+        epochs: [
+          { partitionId: 0, epoch: 0 },
+          { partitionId: 0, epoch: 3 },
+        ],
       },
-      { shuffleId: 3, mapId: 8, attemptId: 0, numMappers: 400, partitions: [] },
+      { shuffleId: 3, mapId: 8, attemptId: 0, numMappers: 400, partitions: [], epochs: [] },
     ],
     [
       { winner: true, allMappersEnded: false },

@@ -64,7 +64,8 @@ test('5,000 connections from one address: all but maxConnectionsPerAddress are r
   }
   // The well-behaved application, on another address, is not held to the attacker's count.
   await good.works();
-  const deadline = Date.now() + 30_000;
+  // Refusals are counted as the server accepts, which may lag the clients' connects on a loaded machine.
+  const deadline = Date.now() + 90_000;
   while ((worker.status().connections.refused[ErrorCodes.TOO_MANY_CONNECTIONS] ?? 0) < 4900 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   expect(worker.status().connections.refused[ErrorCodes.TOO_MANY_CONNECTIONS]).toBe(4900);
   expect(peakOpen).toBeLessThanOrEqual(100 + 10); // the attacker's 100, and the good application's few
@@ -75,7 +76,7 @@ test('5,000 connections from one address: all but maxConnectionsPerAddress are r
   const all = await Promise.all(outcomes);
   expect(all.filter((o) => o.code === ErrorCodes.TOO_MANY_CONNECTIONS)).toHaveLength(4900);
   await good.works();
-}, 120_000);
+}, 240_000);
 
 test('slow and stalled handshakes are closed within the handshake deadline and the idle timeout', async () => {
   const c = await secureCluster({ plaintext: true, limits: { handshakeTimeoutMs: 1500, unauthenticatedIdleMs: 700 } });

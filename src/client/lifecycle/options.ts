@@ -39,6 +39,12 @@ export interface LifecycleManagerOptions {
   reviveBatchWindowMs?: number;
   /** Timeout of each call to the master or a worker. Default 60000. */
   rpcTimeoutMs?: number;
+  /**
+   * How long the stage-end commit keeps asking a worker that does not answer
+   * (timeouts, lost connections), with backoff, before that worker counts as
+   * gone and its copies as not committed. Default 30000.
+   */
+  commitRetryMs?: number;
 }
 
 export interface ResolvedLifecycleManagerOptions {
@@ -58,6 +64,7 @@ export interface ResolvedLifecycleManagerOptions {
   onUnregisterAllMapOutput: ((shuffleId: number) => void) | undefined;
   reviveBatchWindowMs: number;
   rpcTimeoutMs: number;
+  commitRetryMs: number;
 }
 
 export const LIFECYCLE_DEFAULTS = {
@@ -73,6 +80,7 @@ export const LIFECYCLE_DEFAULTS = {
   insecure: false,
   reviveBatchWindowMs: 5,
   rpcTimeoutMs: 60_000,
+  commitRetryMs: 30_000,
 } as const;
 
 /** Node timers fire at once for delays above 2^31-1 ms. */
@@ -159,5 +167,6 @@ export function resolveLifecycleOptions(options: LifecycleManagerOptions): Resol
     onUnregisterAllMapOutput: callback,
     reviveBatchWindowMs: integer('reviveBatchWindowMs', options.reviveBatchWindowMs ?? d.reviveBatchWindowMs, 0, MAX_TIMER_MS),
     rpcTimeoutMs: integer('rpcTimeoutMs', options.rpcTimeoutMs ?? d.rpcTimeoutMs, 1, MAX_TIMER_MS),
+    commitRetryMs: integer('commitRetryMs', options.commitRetryMs ?? d.commitRetryMs, 0, MAX_TIMER_MS),
   };
 }

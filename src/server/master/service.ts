@@ -79,8 +79,8 @@ export class MasterService {
     checkAddress(req.address, 'WorkerHeartbeat');
     const now = this.now();
     const w = this.workers.heartbeat(req, now);
-    if (w === undefined) return { registered: false, expiredShuffleKeys: [] };
-    return { registered: true, expiredShuffleKeys: this.apps.expiredAmong(req.activeShuffleKeys, now) };
+    if (w === undefined) return { registered: false, expiredShuffleKeys: [], expiredAppIds: [] };
+    return { registered: true, expiredShuffleKeys: this.apps.expiredAmong(req.activeShuffleKeys, now), expiredAppIds: this.apps.expiredAppsAmong(req.essAppIds) };
   }
 
   requestSlots(req: RequestOf<typeof RequestSlots>): ResponseOf<typeof RequestSlots> {
@@ -123,7 +123,7 @@ export class MasterService {
   sweep(): void {
     const now = this.now();
     for (const w of this.workers.sweep(now)) trace('worker %s lost: silent for %d ms', w.key, now - w.lastSeen);
-    for (const appId of this.apps.sweep(now, this.workers.reportedKeys(now))) trace('application %s expired', appId);
+    for (const appId of this.apps.sweep(now, this.workers.reportedKeys(now), this.workers.reportedEssApps(now))) trace('application %s expired', appId);
   }
 
   status(): MasterStatus {

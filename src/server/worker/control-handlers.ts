@@ -108,6 +108,8 @@ export class ControlHandlers {
           chunkSize: this.options.chunkSize,
           flushThreshold: this.options.flushThreshold,
           memory: this.memory,
+          // After a failed write the file moves, with what it holds, to a directory that has room.
+          relocate: (bytes, tried) => this.dataDirs.pickFor(bytes, tried),
         });
         if (this.registry.get(shuffle.key) !== shuffle) {
           // The shuffle was deleted while the file was being created: nothing may be left behind.

@@ -17,6 +17,10 @@ export interface MasterLinkOptions {
   shuttingDown(): boolean;
   /** Shuffles the master says are gone (unregistered or their application expired). */
   onExpired(keys: string[]): Promise<void>;
+  /** Applications with executors in the external shuffle service. */
+  essAppIds(): string[];
+  /** Applications among essAppIds() that the master has expired. */
+  onAppsExpired(appIds: string[]): Promise<void>;
 }
 
 /**
@@ -89,13 +93,20 @@ export class MasterLink {
         this.adopt(await conn.call(RegisterWorker, { address: o.self, disks }));
         this.registered = true;
       }
-      const res = await conn.call(WorkerHeartbeat, { address: o.self, disks, activeShuffleKeys: o.activeShuffleKeys(), shuttingDown: o.shuttingDown() });
+      const res = await conn.call(WorkerHeartbeat, {
+        address: o.self,
+        disks,
+        activeShuffleKeys: o.activeShuffleKeys(),
+        shuttingDown: o.shuttingDown(),
+        essAppIds: o.essAppIds(),
+      });
       if (!res.registered) {
         this.registered = false;
         this.adopt(await conn.call(RegisterWorker, { address: o.self, disks }));
         this.registered = true;
       }
       if (res.expiredShuffleKeys.length > 0) await o.onExpired(res.expiredShuffleKeys);
+      if (res.expiredAppIds.length > 0) await o.onAppsExpired(res.expiredAppIds);
     } catch (err) {
       trace('heartbeat to master failed: %s', asBraidError(err).message);
     }

@@ -32,6 +32,12 @@ export interface WorkerOptions extends ServerSecurityOptions {
   essIndexCacheBytes?: number;
   /** External shuffle service: chunks being transferred at once; past it fetches fail SERVER_BUSY. */
   essMaxChunksBeingTransferred?: number;
+  /**
+   * External shuffle service: executors' local directories must lie inside
+   * one of these directories (symlinks resolved). Empty (the default): the
+   * service takes no executor registration.
+   */
+  essLocalDirRoots?: string[];
   /** Per-application quotas on this worker (defaults: WORKER_QUOTA_DEFAULTS). */
   quotas?: Partial<WorkerQuotaLimits>;
 }
@@ -65,6 +71,7 @@ export const WORKER_DEFAULTS = {
   sortThreads: 2,
   essIndexCacheBytes: 64 * MiB,
   essMaxChunksBeingTransferred: 64,
+  essLocalDirRoots: [] as string[],
 } as const;
 
 function check(ok: boolean, option: string, message: string): void {
@@ -81,6 +88,7 @@ export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
   }
   check(Number.isSafeInteger(r.essIndexCacheBytes) && r.essIndexCacheBytes >= 0, 'essIndexCacheBytes', `expected an integer ≥ 0 (0 turns the cache off), got ${r.essIndexCacheBytes}`);
   check(Number.isSafeInteger(r.essMaxChunksBeingTransferred) && r.essMaxChunksBeingTransferred > 0, 'essMaxChunksBeingTransferred', `expected a positive integer, got ${r.essMaxChunksBeingTransferred}`);
+  check(Array.isArray(r.essLocalDirRoots) && r.essLocalDirRoots.every((d) => typeof d === 'string' && d.length > 0), 'essLocalDirRoots', 'expected a list of directories');
   check(Number.isFinite(r.diskReserve) && r.diskReserve >= 0, 'diskReserve', `expected ≥ 0, got ${r.diskReserve}`);
   check(Number.isFinite(r.chunkCacheSize) && r.chunkCacheSize >= 0, 'chunkCacheSize', `expected ≥ 0 (0 turns the cache off), got ${r.chunkCacheSize}`);
   check(r.chunkSize <= 32 * MiB, 'chunkSize', `at most 32 MiB so a chunk frame stays under the 64 MiB frame limit, got ${r.chunkSize}`);

@@ -115,12 +115,16 @@ export class PushHandler {
     if (this.shuttingDown) return PushStatus.HARD_SPLIT;
     const writer = entry.writer;
     if (writer === undefined) return PushStatus.FAIL_UNKNOWN_LOCATION;
-    // A replica takes whatever its primary kept, so both copies hold the same batches.
-    if (entry.mode === Mode.Primary) {
-      if ((writer.bytesWritten > 0 && writer.bytesWritten + batch.length > this.limits.hardSplitLimit) || this.dataDirs.belowReserve(writer.dir)) {
-        this.metrics.split('hard');
-        return PushStatus.HARD_SPLIT;
-      }
+    // No copy fills its disk past the reserve, and a file whose write failed takes nothing more: a primary
+    // answers HARD_SPLIT (the writer moves on), a replica refuses (its primary answers FAIL_REPLICA, the writer revives elsewhere).
+    if (writer.degraded || this.dataDirs.wouldExceedReserve(writer.dir, batch.length)) {
+      if (entry.mode === Mode.Primary) this.metrics.split('hard');
+      return PushStatus.HARD_SPLIT;
+    }
+    // Otherwise a replica takes whatever its primary kept, so both copies hold the same batches.
+    if (entry.mode === Mode.Primary && writer.bytesWritten > 0 && writer.bytesWritten + batch.length > this.limits.hardSplitLimit) {
+      this.metrics.split('hard');
+      return PushStatus.HARD_SPLIT;
     }
     if (!this.quotas.admitsBytes(shuffle.usage, batch.length)) return PushStatus.FAIL_QUOTA;
     try {

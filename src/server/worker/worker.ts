@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { BlockHandler, defaultEssStorePath } from '../../ess/block-handler.js';
-import { GetStatus, MessageType, Role, addressKey, type Address } from '../../protocol/index.js';
+import { BraidError, ErrorCodes, GetStatus, MessageType, Role, addressKey, type Address } from '../../protocol/index.js';
 import { ChunkReader, DataDirs, MapRangeSorter, MetaStore } from '../../storage/index.js';
 import { RpcRouter, TransportServer, type Connection, type ConnectionStats, type InboundRequest } from '../../transport/index.js';
 import { ChunkCache } from './chunk-cache.js';
@@ -76,11 +76,36 @@ async function drainPushes(push: PushHandler): Promise<void> {
 const DRAIN_QUIET_MS = 50;
 const DRAIN_MAX_MS = 1000;
 
+/** Why a directory or store cannot be used, with the system's reason when there is one (LevelDB keeps it in `cause`). */
+function reason(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return `${err.message}${cause}`;
+}
+
+/** A worker none of whose data directories can be written is misconfigured, not a worker that takes no slots. */
+function requireUsableDataDir(dataDirs: DataDirs): void {
+  if (dataDirs.all.some((d) => d.healthy)) return;
+  const why = dataDirs.all.map((d) => `${d.path}: ${reason(d.error)}`).join('; ');
+  throw new BraidError(ErrorCodes.CONFIG, `worker option "dataDirs": no data directory can be used (${why})`, { retriable: false });
+}
+
+async function openMetaStore(o: ResolvedWorkerOptions): Promise<MetaStore> {
+  const path = o.metaStorePath ?? join(o.dataDirs[0]!, '.braid-meta');
+  try {
+    return await MetaStore.open(path);
+  } catch (err) {
+    const option = o.metaStorePath === undefined ? 'dataDirs' : 'metaStorePath';
+    throw new BraidError(ErrorCodes.CONFIG, `worker option "${option}": cannot keep the metadata store at ${path}: ${reason(err)}`, { retriable: false, cause: err });
+  }
+}
+
 export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {}): Promise<WorkerHandle> {
   const o = resolveWorkerOptions(options);
   const metrics = deps.metrics ?? NOOP_WORKER_METRICS;
   const dataDirs = await DataDirs.open(o.dataDirs, { reserveBytes: o.diskReserve });
-  const meta = await MetaStore.open(o.metaStorePath ?? join(o.dataDirs[0]!, '.braid-meta'));
+  requireUsableDataDir(dataDirs);
+  const meta = await openMetaStore(o);
   const registry = new ShuffleRegistry();
   const cache = new ChunkCache(o.chunkCacheSize);
   const memory = new MemoryManager({
@@ -98,7 +123,13 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
   // Refusals name the worker: the closure runs only when requests are served, after `server` is listening.
   const quotas = new WorkerQuotas(o.quotas, registry, () => addressKey(server.address));
   const control = new ControlHandlers(registry, dataDirs, memory, meta, (path) => streams.forgetFile(path), o, quotas);
-  await control.reload();
+  // From here, a failure to start must close what is open (a caller in the same process goes on).
+  const opened: (() => Promise<void> | void)[] = [() => meta.close(), () => sorter.close(), () => reader.close(), () => memory.stop()];
+  const failStart = async (err: unknown): Promise<never> => {
+    for (const close of opened.reverse()) await Promise.resolve().then(close).catch(() => undefined);
+    throw err;
+  };
+  await control.reload().catch(failStart);
   const replicator = new Replicator({ key: o.security.secret, tls: o.security.tls, timeoutMs: o.replicaTimeoutMs, backoffMs: o.deadPeerBackoffMs });
   const push = new PushHandler(registry, dataDirs, replicator, { hardSplitLimit: o.hardSplitLimit }, metrics, quotas);
 
@@ -111,9 +142,11 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
       indexCacheBytes: o.essIndexCacheBytes,
       maxChunksBeingTransferred: o.essMaxChunksBeingTransferred,
       protectedDirs: o.metaStorePath === undefined ? o.dataDirs : [...o.dataDirs, o.metaStorePath],
+      localDirRoots: o.essLocalDirRoots,
     },
     { openSegments: (conn, segments, hooks) => streams.openSegments(conn, segments, hooks), forgetFile: (path) => reader.forget(path) },
-  );
+  ).catch(failStart);
+  opened.push(() => ess.close(), () => replicator.close());
   ess.register(router);
   let link: MasterLink | undefined;
   const status = (): WorkerStatus => ({
@@ -158,7 +191,10 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
     auth: o.security.auth,
     tls: o.security.tls,
     limits: o.security.limits,
-  });
+  }).catch((err: unknown) =>
+    // EADDRINUSE, EADDRNOTAVAIL, EACCES: the host/port options do not fit this machine.
+    failStart(new BraidError(ErrorCodes.CONFIG, `worker options "host"/"port": cannot listen on ${o.host}:${o.port}: ${reason(err)}`, { retriable: false, cause: err })),
+  );
 
   if (o.master) {
     link = new MasterLink({
@@ -175,6 +211,11 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
       shuttingDown: () => push.shuttingDown,
       onExpired: async (keys) => {
         for (const k of keys) await control.deleteShuffle(k);
+      },
+      essAppIds: () => ess.appIds(),
+      // An expired application is removed as ApplicationRemoved with cleanup would: its executors' directories go too.
+      onAppsExpired: async (appIds) => {
+        for (const appId of appIds) await ess.applicationRemoved(appId, true).catch(() => undefined);
       },
     });
     await link.start();
