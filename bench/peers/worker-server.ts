@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startWorker } from '../../src/server/worker/index.js';
 import { announceReady, exitOnSignal, serveCommands } from '../lib/peer.js';
+import { benchSecret } from '../lib/security.js';
 
 const GiB = 1024 * 1024 * 1024;
 
@@ -34,6 +35,7 @@ const num = (v: string | undefined): number | undefined => (v === undefined ? un
 
 const dataDir = await mkdtemp(join(tmpdir(), 'braid-bench-worker-'));
 const worker = await startWorker({
+  authSecret: benchSecret(),
   dataDirs: [dataDir],
   master: values.master,
   memoryLimit: num(values['memory-limit']) ?? 2 * GiB,

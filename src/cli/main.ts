@@ -6,39 +6,96 @@
  *   braid wordcount [--size 64m] [--maps 4] [--reduces 4] [--master host:port]
  *   braid gensort   --records N --output file [--seed 1] [--start 0]
  *   braid status    --master host:port
+  braid worker    decommission|status --worker host:port   (decommission: no new work, reads served until its shuffles are gone, then it exits)
  *   braid worker    decommission|status --worker host:port
  *
  * Without --master, jobs run on an embedded standalone cluster (a master and
- * --workers workers, replication on) whose data lives in a temporary directory.
+ * --workers workers, replication on) whose data lives in a temporary directory;
+ * it gets a random secret that only this command and its task processes know.
+ * With --master, the cluster's secret comes from --auth-secret-file or
+ * BRAID_AUTH_SECRET (--insecure for a cluster without authentication), and
+ * TLS from --tls-ca-file (plus --tls-cert-file/--tls-key-file: the job's
+ * LifecycleManager listens with them, `status` presents them as an admin).
+ *
+ * Exit status: 0 done (and validated), 1 the job failed or did not validate,
+ * 2 usage or configuration error (BRAID_ERR_CONFIG), 3 unusable input or
+ * output (BRAID_ERR_INPUT), 130/143 stopped by SIGINT/SIGTERM.
  */
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { humanBytes } from './format.js';
 import { BraidError, DecommissionWorker, ErrorCodes, GetStatus, Role, asBraidError, parseAddress, type Address } from '../protocol/index.js';
+import { randomSecret, readSecretFile } from '../security/secret-file.js';
+import { TlsMaterial, type TlsFiles } from '../security/tls.js';
 import { startStandalone, type StandaloneHandle } from '../server/standalone.js';
 import { connect } from '../transport/index.js';
 import { RECORD_SIZE, writeGensortFile } from '../jobs/data/index.js';
 import { runJob, type Phase } from '../jobs/runner/driver.js';
 import { Args } from './args.js';
+import { prepareOutputDir } from './output-dir.js';
 import { ProgressBar } from './progress.js';
 
 const USAGE = `usage:
-  braid terasort  [--size 1g] [--maps 8] [--reduces 8] [--master host:port] [--input dir] [--output dir]
+  braid terasort  [--size 1g] [--maps 8] [--reduces 8] [--master host:port] [--input dir] [--output dir [--overwrite]]
                   [--workers 2] [--replicate|--no-replicate] [--processes 2] [--compression lz4|zstd|none] [--seed 1]
   braid wordcount [--size 64m] [--maps 4] [--reduces 4] [--master host:port] [--workers 2] [--replicate|--no-replicate] [--processes 2]
   braid gensort   --records N --output file [--seed 1] [--start 0]
   braid status    --master host:port
-  braid worker    decommission|status --worker host:port   (decommission: no new work, reads served until its shuffles are gone, then it exits)`;
+security, with --master: [--auth-secret-file F | BRAID_AUTH_SECRET=... | --insecure] [--tls-ca-file F [--tls-cert-file F --tls-key-file F]]
+exit status: 0 done, 1 job failed or not validated, 2 usage or configuration error, 3 unusable input or output`;
+
+/** Exit statuses by error code; anything else is 1. */
+const EXIT_STATUS: Partial<Record<string, number>> = { [ErrorCodes.CONFIG]: 2, [ErrorCodes.INPUT]: 3 };
+
+/** An address option (--master, --worker); a malformed one is a configuration error naming the option. */
+function addressOption(value: string, option: string): Address {
+  try {
+    return parseAddress(value);
+  } catch (err) {
+    throw new BraidError(ErrorCodes.CONFIG, `${option}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function masterOption(value: string): Address {
+  return addressOption(value, '--master');
+}
 
 interface Cluster {
   master: Address;
+  /** '' for a cluster without authentication. */
   authSecret: string;
+  tls: TlsFiles | undefined;
   close(): Promise<void>;
 }
 
-/** The cluster secret: --auth-token, else BRAID_AUTH_TOKEN, else none (authentication off). */
-function authSecret(args: Args): string {
-  return args.string('auth-token') ?? process.env.BRAID_AUTH_TOKEN ?? '';
+interface Security {
+  secret: string;
+  tls: TlsFiles | undefined;
+}
+
+/**
+ * The secret and TLS files for talking to an existing cluster: the secret
+ * from --auth-secret-file or BRAID_AUTH_SECRET (never a flag with the secret
+ * itself); none only with an explicit --insecure.
+ */
+function securityFrom(args: Args): () => Security {
+  const file = args.string('auth-secret-file');
+  const insecure = args.bool('insecure', false);
+  const ca = args.string('tls-ca-file');
+  const cert = args.string('tls-cert-file');
+  const key = args.string('tls-key-file');
+  return () => {
+    const fromEnv = process.env.BRAID_AUTH_SECRET ?? '';
+    const secret = file !== undefined ? readSecretFile(file, '--auth-secret-file') : fromEnv;
+    if (secret === '' && !insecure) {
+      throw new BraidError(ErrorCodes.CONFIG, 'no cluster secret: give it with --auth-secret-file <file> or BRAID_AUTH_SECRET, or pass --insecure for a cluster started with --insecure');
+    }
+    if (secret !== '' && insecure) throw new BraidError(ErrorCodes.CONFIG, '--insecure contradicts the cluster secret given; use one of them');
+    if (ca === undefined && (cert !== undefined || key !== undefined)) throw new BraidError(ErrorCodes.CONFIG, '--tls-cert-file and --tls-key-file need --tls-ca-file');
+    const tls = ca === undefined ? undefined : { caFile: ca, ...(cert === undefined ? {} : { certFile: cert }), ...(key === undefined ? {} : { keyFile: key }) };
+    if (tls !== undefined) TlsMaterial.fromFiles(tls); // fail here, naming the file, rather than in a task process
+    return { secret, tls };
+  };
 }
 
 /** Set once SIGINT/SIGTERM is removing an embedded cluster; that handler ends the process. */
@@ -52,11 +109,16 @@ let interrupted = false;
 function clusterFrom(args: Args): () => Promise<Cluster> {
   const master = args.string('master');
   const workers = args.int('workers', 2, 1, 16);
-  const secret = authSecret(args);
-  const address = master === undefined ? undefined : parseAddress(master);
+  const security = securityFrom(args);
+  const address = master === undefined ? undefined : masterOption(master);
   return async () => {
-    if (address !== undefined) return { master: address, authSecret: secret, close: async () => {} };
-    const embedded: StandaloneHandle = await startStandalone({ workers, master: { authToken: secret }, worker: { authToken: secret } });
+    if (address !== undefined) {
+      const { secret, tls } = security();
+      return { master: address, authSecret: secret, tls, close: async () => {} };
+    }
+    // The embedded cluster lives on loopback for this command only: a random secret, known to it and its task processes.
+    const secret = randomSecret();
+    const embedded: StandaloneHandle = await startStandalone({ workers, authSecret: secret });
     process.stderr.write(`embedded cluster: master ${embedded.masterAddress.host}:${embedded.masterAddress.port}, ${workers} workers, data in ${embedded.dataDir}\n`);
     // Ctrl-C must not leave the embedded cluster's data (up to twice the job's size) in the temporary directory.
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -69,6 +131,7 @@ function clusterFrom(args: Args): () => Promise<Cluster> {
     return {
       master: embedded.masterAddress,
       authSecret: secret,
+      tls: undefined,
       close: async () => {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
@@ -83,17 +146,30 @@ function progress(): (phase: Phase, done: number, total: number, bytes: number) 
   return (phase, done, total, bytes) => bars[phase].update(done, total, bytes);
 }
 
+function inputError(message: string, cause?: unknown): BraidError {
+  return new BraidError(ErrorCodes.INPUT, message, { cause });
+}
+
 async function inputFiles(dir: string): Promise<{ path: string; records: number }[]> {
-  const names = (await readdir(dir)).sort();
+  let names: string[];
+  try {
+    names = (await readdir(dir)).sort();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such directory' : code === 'ENOTDIR' ? 'not a directory' : (err as Error).message;
+    throw inputError(`--input ${dir}: ${why}`, err);
+  }
   const files: { path: string; records: number }[] = [];
   for (const n of names) {
     const path = join(dir, n);
-    const s = await stat(path);
+    const s = await stat(path).catch((err: unknown) => {
+      throw inputError(`--input ${dir}: cannot read ${path}: ${(err as Error).message}`, err);
+    });
     if (!s.isFile() || s.size === 0) continue;
-    if (s.size % RECORD_SIZE !== 0) throw new Error(`${path}: ${s.size} bytes is not a whole number of ${RECORD_SIZE}-byte records`);
+    if (s.size % RECORD_SIZE !== 0) throw inputError(`--input ${dir}: ${path} has ${s.size} bytes, not a whole number of ${RECORD_SIZE}-byte records`);
     files.push({ path, records: s.size / RECORD_SIZE });
   }
-  if (files.length === 0) throw new Error(`no record files in ${dir}`);
+  if (files.length === 0) throw inputError(`--input ${dir}: no record files (non-empty regular files of ${RECORD_SIZE}-byte records) in it`);
   return files;
 }
 
@@ -103,6 +179,7 @@ async function terasort(args: Args): Promise<number> {
   const reduces = args.int('reduces', 8);
   const input = args.string('input');
   const output = args.string('output');
+  const overwrite = args.bool('overwrite', false);
   const seed = args.int('seed', 1, 0, 2 ** 31);
   const replicate = args.bool('replicate', true);
   const processes = args.int('processes', 2, 1, 64);
@@ -113,7 +190,9 @@ async function terasort(args: Args): Promise<number> {
   if (compression !== 'lz4' && compression !== 'zstd' && compression !== 'none') {
     throw new BraidError(ErrorCodes.CONFIG, `--compression: expected lz4, zstd or none, got "${compression}"`);
   }
+  if (overwrite && output === undefined) throw new BraidError(ErrorCodes.CONFIG, '--overwrite needs --output dir');
   const files = input === undefined ? undefined : await inputFiles(input);
+  if (output !== undefined) await prepareOutputDir(output, overwrite);
   const c = await startCluster();
   try {
     const totalRecords = files ? files.reduce((s, f) => s + f.records, 0) : Math.floor(size / RECORD_SIZE);
@@ -124,6 +203,7 @@ async function terasort(args: Args): Promise<number> {
       numReduces: reduces,
       master: c.master,
       authSecret: c.authSecret,
+      tls: c.tls,
       processes,
       replicate,
       client: { compression },
@@ -153,6 +233,7 @@ async function wordcount(args: Args): Promise<number> {
       numReduces: reduces,
       master: c.master,
       authSecret: c.authSecret,
+      tls: c.tls,
       processes,
       onProgress: progress(),
     });
@@ -176,17 +257,22 @@ async function gensort(args: Args): Promise<number> {
   const start = args.int('start', 0, 0, Number.MAX_SAFE_INTEGER);
   args.done();
   if (records === 0) throw new BraidError(ErrorCodes.CONFIG, 'gensort needs --records N');
-  if (output === undefined) throw new Error('gensort needs --output file');
-  // The output usually goes into a new input directory for `terasort --input` (as in the README).
-  await mkdir(dirname(output), { recursive: true });
-  await writeGensortFile(output, start, records, seed);
+  if (output === undefined) throw new BraidError(ErrorCodes.CONFIG, 'gensort needs --output file');
+  try {
+    // The output usually goes into a new input directory for `terasort --input` (as in the README).
+    await mkdir(dirname(output), { recursive: true });
+    await writeGensortFile(output, start, records, seed);
+  } catch (err) {
+    throw inputError(`--output ${output}: cannot be written: ${(err as Error).message}`, err);
+  }
   process.stdout.write(`gensort: ${records} records (${humanBytes(records * RECORD_SIZE)}) written to ${output}\n`);
   return 0;
 }
 
-/** Calls an admin RPC that answers JSON on `address` and prints the answer. */
-async function adminCall(address: string, token: string, method: typeof GetStatus | typeof DecommissionWorker): Promise<number> {
-  const conn = await connect(parseAddress(address), { role: Role.Admin, token });
+/** Calls an admin RPC that answers JSON on the server at `address` and prints the answer. */
+async function adminCall(address: string, option: string, security: () => Security, method: typeof GetStatus | typeof DecommissionWorker): Promise<number> {
+  const { secret, tls } = security();
+  const conn = await connect(addressOption(address, option), { role: Role.Admin, key: secret, tls: tls === undefined ? undefined : TlsMaterial.fromFiles(tls) });
   try {
     const res = await conn.call(method, {});
     process.stdout.write(JSON.stringify(JSON.parse(res.json.toString('utf8')), null, 2) + '\n');
@@ -198,21 +284,21 @@ async function adminCall(address: string, token: string, method: typeof GetStatu
 
 async function status(args: Args): Promise<number> {
   const master = args.string('master');
-  const token = authSecret(args);
+  const security = securityFrom(args);
   args.done();
-  if (master === undefined) throw new Error('status needs --master host:port');
-  return adminCall(master, token, GetStatus);
+  if (master === undefined) throw new BraidError(ErrorCodes.CONFIG, 'status needs --master host:port');
+  return adminCall(master, '--master', security, GetStatus);
 }
 
 /** `braid worker decommission|status --worker host:port`: the worker's own admin RPCs. */
 async function worker(args: Args, sub: string | undefined): Promise<number> {
   const address = args.string('worker');
-  const token = authSecret(args);
+  const security = securityFrom(args);
   args.done();
   const method = sub === 'decommission' ? DecommissionWorker : sub === 'status' ? GetStatus : undefined;
   if (method === undefined) throw new BraidError(ErrorCodes.CONFIG, `braid worker: expected decommission or status, got ${sub === undefined ? 'nothing' : `"${sub}"`}`);
   if (address === undefined) throw new BraidError(ErrorCodes.CONFIG, `braid worker ${sub}: needs --worker host:port`);
-  return adminCall(address, token, method);
+  return adminCall(address, '--worker', security, method);
 }
 
 const COMMANDS: Record<string, (args: Args) => Promise<number>> = { terasort, wordcount, gensort, status };
@@ -240,6 +326,6 @@ main(process.argv.slice(2)).then(
     if (interrupted) return;
     const e = asBraidError(err);
     process.stderr.write(`braid: ${e.code}: ${e.message}\n`);
-    process.exit(1);
+    process.exit(EXIT_STATUS[e.code] ?? 1);
   },
 );

@@ -1,4 +1,5 @@
 import { BraidError, ErrorCodes, parseAddress, type Address } from '../protocol/index.js';
+import { TlsMaterial, type TlsInput } from '../security/tls.js';
 import { DEFAULT_LIVENESS, checkLiveness } from '../transport/index.js';
 
 export type CompressionName = 'lz4' | 'zstd' | 'none';
@@ -32,10 +33,13 @@ export interface ShuffleClientOptions {
   fetchTimeoutMs?: number;
   /** Stage attempt reported with fetch failures. */
   stageAttemptId?: number;
+  /** The application's key, applicationKey(secret, appId); '' for a cluster without authentication. */
   authToken?: string;
+  /** TLS to the workers and the LifecycleManager: at least the CA (files, so task processes can be told). */
+  tls?: TlsInput;
 }
 
-export type ResolvedClientOptions = Required<Omit<ShuffleClientOptions, 'lifecycleManager'>> & { lifecycleManager: Address };
+export type ResolvedClientOptions = Required<Omit<ShuffleClientOptions, 'lifecycleManager' | 'tls'>> & { lifecycleManager: Address; tls: TlsMaterial | undefined };
 
 export const CLIENT_DEFAULTS = {
   compression: 'lz4',
@@ -72,5 +76,5 @@ export function resolveClientOptions(o: ShuffleClientOptions): ResolvedClientOpt
   if (!Number.isInteger(r.maxPushRetries) || r.maxPushRetries < 0) fail('maxPushRetries', `expected an integer ≥ 0, got ${r.maxPushRetries}`);
   if (!Number.isInteger(r.zstdLevel) || r.zstdLevel < 1 || r.zstdLevel > 19) fail('zstdLevel', `expected 1..19, got ${r.zstdLevel}`);
   const lifecycleManager = typeof o.lifecycleManager === 'string' ? parseAddress(o.lifecycleManager) : o.lifecycleManager;
-  return { ...r, lifecycleManager };
+  return { ...r, lifecycleManager, tls: TlsMaterial.resolve(o.tls) };
 }

@@ -67,7 +67,14 @@ export class ShuffleClient {
   private lmConn: Promise<Connection> | undefined;
 
   private constructor(readonly options: ResolvedClientOptions) {
-    this.pool = new ConnectionPool({ role: Role.Client, appId: options.appId, token: options.authToken, deadPeerBackoffMs: options.deadPeerBackoffMs, ...clientLiveness(options) });
+    this.pool = new ConnectionPool({
+      role: Role.Client,
+      appId: options.appId,
+      key: options.authToken,
+      tls: options.tls,
+      deadPeerBackoffMs: options.deadPeerBackoffMs,
+      ...clientLiveness(options),
+    });
     this.codec = CODEC_IDS[options.compression];
     this.compressor = createCompressor(this.codec, options.compressionMode, options.zstdLevel);
     this.pusher = new Pusher(this.pool, options, (id) => this.locations(id));
@@ -222,7 +229,8 @@ export class ShuffleClient {
       throw tracker.failure;
     }
     const lm = await this.lm();
-    const res = await lm.call(MapperEnd, { shuffleId, mapId, attemptId, numMappers, partitions: tracker.mapEnded ? [] : tracker.partitionSums() });
+    const [partitions, epochs] = tracker.mapEnded ? [[], []] : [tracker.partitionSums(), tracker.epochs()];
+    const res = await lm.call(MapperEnd, { shuffleId, mapId, attemptId, numMappers, partitions, epochs });
     // Forgotten only once reported: a retried mapperEnd after a lost answer must report the same sums.
     this.attempts.delete(key);
     return res;

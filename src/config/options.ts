@@ -5,6 +5,8 @@
  */
 import type { Address, ConfigSchema, CrossCheck, OptionTable } from './schema.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/index.js';
+import { masterQuotaOptions, workerQuotaOptions, type MasterQuotaConfig, type WorkerQuotaConfig } from './quota-options.js';
+import { securityOptions, type SecurityConfig } from './security-options.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -13,7 +15,7 @@ const GIB = 1024 * MIB;
 export type SlotStrategy = 'roundrobin' | 'loadaware';
 
 /** Options every server role has. */
-export interface CommonConfig {
+export interface CommonConfig extends SecurityConfig {
   /** The address to listen on; 0.0.0.0 = every interface. */
   readonly host: string;
   /** The host peers are told to connect to; '' = `host` (see src/transport/advertise.ts). */
@@ -26,8 +28,6 @@ export interface CommonConfig {
   readonly httpPort: number;
   /** Milliseconds. */
   readonly heartbeatInterval: number;
-  /** '' = authentication off. */
-  readonly authToken: string;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   /** Milliseconds between pings on an idle connection. */
@@ -38,7 +38,7 @@ export interface CommonConfig {
   readonly connectTimeout: number;
 }
 
-export interface MasterConfig extends CommonConfig {
+export interface MasterConfig extends CommonConfig, MasterQuotaConfig {
   /** Milliseconds without a heartbeat before a worker counts as lost. */
   readonly workerTimeout: number;
   /** Milliseconds without a heartbeat before an application expires. */
@@ -47,7 +47,7 @@ export interface MasterConfig extends CommonConfig {
   readonly replicate: boolean;
 }
 
-export interface WorkerConfig extends CommonConfig {
+export interface WorkerConfig extends CommonConfig, WorkerQuotaConfig {
   readonly master: Address;
   readonly dataDirs: readonly string[];
   /** Bytes buffered in memory above which push sockets are paused. */
@@ -65,6 +65,8 @@ export interface WorkerConfig extends CommonConfig {
   readonly maxChunksInFlight: number;
   readonly essIndexCacheBytes: number;
   readonly essMaxChunksBeingTransferred: number;
+  /** Executors' local directories must lie inside one of these; empty = no executor registration. */
+  readonly essLocalDirRoots: readonly string[];
   /** Milliseconds a graceful stop waits for the commits of the shuffles held here. */
   readonly drainTimeout: number;
   /** Milliseconds a decommission serves reads at most before the worker exits anyway. */
@@ -99,12 +101,7 @@ const common: OptionTable<CommonConfig> = {
     description: 'Port for /metrics, /status and /healthz; -1 turns HTTP off, 0 picks a free one.',
   },
   heartbeatInterval: { kind: 'duration', default: 5000, min: 1, description: 'How often heartbeats are sent.' },
-  authToken: {
-    kind: 'string',
-    default: '',
-    secret: true,
-    description: 'Shared secret every connection must present; empty turns authentication off.',
-  },
+  ...securityOptions,
   logLevel: { kind: 'enum', values: LOG_LEVELS, default: 'info', description: 'Operational log level (logs go to stderr).' },
   logFormat: { kind: 'enum', values: LOG_FORMATS, default: 'text', description: 'Log lines as plain text or as one JSON object per line.' },
   pingInterval: { kind: 'duration', default: 1000, min: 1, description: 'An idle connection sends a ping this often; the answer proves the peer alive.' },
@@ -117,7 +114,7 @@ const common: OptionTable<CommonConfig> = {
   connectTimeout: { kind: 'duration', default: 5000, min: 1, description: 'Opening a connection to a peer, handshake included.' },
 };
 
-const masterOnly: Omit<OptionTable<MasterConfig>, keyof CommonConfig> = {
+const masterOnly: Omit<OptionTable<MasterConfig>, keyof CommonConfig | keyof MasterQuotaConfig> = {
   workerTimeout: {
     kind: 'duration',
     default: 30_000,
@@ -143,7 +140,7 @@ const masterOnly: Omit<OptionTable<MasterConfig>, keyof CommonConfig> = {
   },
 };
 
-const workerStorage: Omit<OptionTable<WorkerConfig>, keyof CommonConfig | 'master' | 'dataDirs' | 'drainTimeout' | 'decommissionTimeout'> = {
+const workerStorage: Omit<OptionTable<WorkerConfig>, keyof CommonConfig | keyof WorkerQuotaConfig | 'master' | 'dataDirs' | 'drainTimeout' | 'decommissionTimeout'> = {
   memoryLimit: {
     kind: 'size',
     default: GIB,
@@ -214,6 +211,12 @@ const workerStorage: Omit<OptionTable<WorkerConfig>, keyof CommonConfig | 'maste
     max: 65536,
     description: 'External shuffle service mode: blocks being sent at once; past it fetches fail SERVER_BUSY.',
   },
+  essLocalDirRoots: {
+    kind: 'list',
+    default: [],
+    description:
+      'External shuffle service mode: executors\' local directories must lie inside one of these directories (symlinks resolved), as they are deleted when their application is removed; empty refuses every executor registration.',
+  },
 };
 
 const workerOptions: OptionTable<WorkerConfig> = {
@@ -221,6 +224,7 @@ const workerOptions: OptionTable<WorkerConfig> = {
   master: { kind: 'address', description: 'Address of the master (required).' },
   dataDirs: { kind: 'list', description: 'Directories to store partition files in, one per disk (required).' },
   ...workerStorage,
+  ...workerQuotaOptions,
   drainTimeout: {
     kind: 'duration',
     default: 30_000,
@@ -244,6 +248,7 @@ const standaloneOptions: OptionTable<StandaloneConfig> = {
     description: 'Disks shared by the workers (each in its own subdirectory); empty uses dataDir.',
   },
   ...workerStorage,
+  ...workerQuotaOptions,
   workers: { kind: 'int', default: 2, min: 1, max: 16, description: 'Number of workers to start.' },
   dataDir: {
     kind: 'string',
@@ -284,7 +289,7 @@ function checkStorage(c: StorageConfig, check: CrossCheck<StorageConfig>): void 
 
 export const masterSchema: ConfigSchema<MasterConfig> = {
   role: 'master',
-  options: { ...common, ...masterOnly },
+  options: { ...common, ...masterOnly, ...masterQuotaOptions },
   validate: checkMaster,
 };
 

@@ -8,13 +8,20 @@
  * Braid spreads a shuffle's data by consumer partition, so when a worker is
  * lost, a result loses data if one of its locations had no other copy; then
  * every producer partition of that result must be produced again. The master
- * tells all jobs at once (`stopTrackingAndReleasePartitions`). Errors it cannot
+ * tells all jobs at once (`stopTrackingAndReleasePartitions`), after starting
+ * a new attempt of the result's map stage in the job's LifecycleManager, so
+ * that the partitions produced again win and are committed and read. Each
+ * registration of a producer partition gets the next attempt id of that
+ * partition (`BraidShuffleDescriptor.attemptId`): a partition produced again
+ * never reuses the id of the attempt whose data was lost. Errors it cannot
  * recover from (the Braid master unreachable for too long) go to
  * `ShuffleMasterContext.onFatalError`.
  */
 import { LifecycleManager } from '../client/lifecycle/index.js';
 import { GetStatus, Role, addressKey, asBraidError, parseAddress, type Address, type PartitionLocation } from '../protocol/index.js';
 import { connect, type Connection } from '../transport/index.js';
+import { applicationKey } from '../security/keys.js';
+import { TlsMaterial, type TlsInput } from '../security/tls.js';
 
 /** What the cluster gives the shuffle master. */
 export interface ShuffleMasterContext {
@@ -52,6 +59,8 @@ export interface BraidShuffleDescriptor extends ResultPartitionId {
   readonly lifecycleManager: string;
   readonly shuffleId: number;
   readonly mapId: number;
+  /** The Braid attempt id the producer pushes and ends with: 0, then one more for every registration of the same partition. */
+  readonly attemptId: number;
   readonly numMappers: number;
   readonly numPartitions: number;
 }
@@ -64,12 +73,23 @@ export interface BraidShuffleMasterOptions {
   masterFailureTimeoutMs?: number;
   /** Replicate every job's shuffles (default true). */
   replicate?: boolean;
-  authToken?: string;
+  /**
+   * The cluster secret: the shuffle master watches the cluster as an admin,
+   * and gives each job's LifecycleManager that job's key. Required unless
+   * `insecure`.
+   */
+  authSecret?: string;
+  /** A Braid cluster running without authentication. */
+  insecure?: boolean;
+  /** TLS material (CA, and a certificate of the cluster CA: the admin role presents it, each job's LifecycleManager listens with it). */
+  tls?: TlsInput;
 }
 
 interface ResultState {
   shuffleId: number;
   partitions: Map<number, BraidShuffleDescriptor>;
+  /** Next attempt id per producer partition. */
+  nextAttempt: Map<number, number>;
 }
 
 interface JobState {
@@ -87,12 +107,14 @@ export class BraidShuffleMaster {
   private lostWorkers = new Set<string>();
   private lastContact = Date.now();
   private polling = false;
+  private readonly tls: TlsMaterial | undefined;
 
   constructor(
     private readonly context: ShuffleMasterContext,
     private readonly options: BraidShuffleMasterOptions,
   ) {
     this.master = typeof options.master === 'string' ? parseAddress(options.master) : options.master;
+    this.tls = TlsMaterial.resolve(options.tls);
   }
 
   /** Connects to the Braid master and starts watching worker liveness. */
@@ -113,7 +135,8 @@ export class BraidShuffleMaster {
     const lm = await LifecycleManager.start({
       appId: context.jobId,
       master: this.master,
-      authToken: this.options.authToken ?? '',
+      ...(this.options.authSecret ? { authToken: applicationKey(this.options.authSecret, context.jobId) } : { insecure: this.options.insecure ?? false }),
+      tls: this.tls,
       replicate: this.options.replicate ?? true,
     });
     this.jobs.set(context.jobId, { context, lm, results: new Map(), nextShuffleId: 0 });
@@ -132,7 +155,9 @@ export class BraidShuffleMaster {
     const job = this.jobs.get(jobId);
     if (job === undefined) throw new Error(`job ${jobId} is not registered`);
     let result = job.results.get(partition.resultId);
-    if (result === undefined) job.results.set(partition.resultId, (result = { shuffleId: job.nextShuffleId++, partitions: new Map() }));
+    if (result === undefined) job.results.set(partition.resultId, (result = { shuffleId: job.nextShuffleId++, partitions: new Map(), nextAttempt: new Map() }));
+    const attemptId = result.nextAttempt.get(partition.partitionIndex) ?? 0;
+    result.nextAttempt.set(partition.partitionIndex, attemptId + 1);
     const descriptor: BraidShuffleDescriptor = {
       jobId,
       resultId: partition.resultId,
@@ -141,6 +166,7 @@ export class BraidShuffleMaster {
       lifecycleManager: addressKey(job.lm.address),
       shuffleId: result.shuffleId,
       mapId: partition.partitionIndex,
+      attemptId,
       numMappers: partition.numberOfPartitions,
       numPartitions: partition.numberOfSubpartitions,
     };
@@ -164,7 +190,7 @@ export class BraidShuffleMaster {
     if (this.polling) return;
     this.polling = true;
     try {
-      this.admin ??= await connect(this.master, { role: Role.Admin, token: this.options.authToken ?? '' });
+      this.admin ??= await connect(this.master, { role: Role.Admin, key: this.options.authSecret ?? '', tls: this.tls });
       const res = await this.admin.call(GetStatus, {}, 5000);
       this.lastContact = Date.now();
       const status = JSON.parse(res.json.toString('utf8')) as { workers: { address: string; lost: boolean }[] };
@@ -183,7 +209,12 @@ export class BraidShuffleMaster {
     }
   }
 
-  /** Tells every job at once which of its partitions lost data on the lost workers. */
+  /**
+   * Tells every job at once which of its partitions lost data on the lost
+   * workers. The result's map stage starts a new attempt first: its old
+   * winners are forgotten, so the partitions produced again win, and readers
+   * read only the epochs written from now on.
+   */
   private onWorkersLost(lost: ReadonlySet<string>): void {
     const dead = (a: Address | undefined) => a === undefined || lost.has(addressKey(a)) || this.lostWorkers.has(addressKey(a));
     for (const job of this.jobs.values()) {
@@ -193,7 +224,9 @@ export class BraidShuffleMaster {
         // A location survives while one of its copies is on a live worker.
         const hit = locations.some((l) => lost.has(addressKey(l.primary)) || (l.replica !== undefined && lost.has(addressKey(l.replica))));
         const broken = locations.some((l) => dead(l.primary) && dead(l.replica));
-        if (hit && broken) for (const p of result.partitions.keys()) release.push({ resultId, partitionIndex: p });
+        if (!hit || !broken) continue;
+        job.lm.resetForStageRetry(result.shuffleId);
+        for (const p of result.partitions.keys()) release.push({ resultId, partitionIndex: p });
       }
       if (release.length > 0) job.context.stopTrackingAndReleasePartitions(release);
     }

@@ -27,6 +27,9 @@ export interface ShuffleHandle {
   lifecycleManager: string;
 }
 
+/** Reader errors that mean the map outputs are unreadable, missing or corrupt: the map stage may have to run again. */
+const FETCH_FAILURES = [ErrorCodes.FETCH_FAILED, ErrorCodes.DATA_LOST, ErrorCodes.CHECKSUM_MISMATCH] as const;
+
 /** Raised by readers when a partition could not be read; the engine decides about a stage retry. */
 export class FetchFailedError extends BraidError {
   constructor(
@@ -72,6 +75,24 @@ export class SparkShuffleManager {
   }
 }
 
+const ATTEMPT_BITS = 16;
+const ATTEMPT_LIMIT = 2 ** ATTEMPT_BITS;
+
+/**
+ * The Braid attempt id of a Spark task attempt: the stage attempt in the
+ * high 16 bits, the task's attempt number within it in the low 16, so
+ * attempts of different stage attempts never share an id.
+ */
+export function braidAttemptId(stageAttemptId: number, attemptNumber: number): number {
+  for (const [name, v] of [
+    ['stageAttemptId', stageAttemptId],
+    ['attemptNumber', attemptNumber],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 0 || v >= ATTEMPT_LIMIT) throw new BraidError(ErrorCodes.INVALID_REQUEST, `${name} must be an integer in [0, ${ATTEMPT_LIMIT}), got ${v}`);
+  }
+  return stageAttemptId * ATTEMPT_LIMIT + attemptNumber;
+}
+
 /** One map attempt's output: records go to partitions, close() ends the attempt. */
 export interface ShuffleWriter {
   write(partitionId: number, records: Uint8Array): Promise<void>;
@@ -88,8 +109,15 @@ export class SparkShuffleExecutor {
     return new SparkShuffleExecutor(await ShuffleClient.connect({ ...options, appId, lifecycleManager }));
   }
 
-  getWriter(handle: ShuffleHandle, mapId: number, attemptId: number): ShuffleWriter {
+  /**
+   * The writer of one map task attempt. Spark numbers task attempts from 0
+   * again in every stage attempt, so a re-run of the map stage would reuse
+   * the ids of the attempts that already won; Braid needs a new attempt id
+   * for a re-run, and gets `braidAttemptId(stageAttemptId, attemptNumber)`.
+   */
+  getWriter(handle: ShuffleHandle, mapId: number, attemptNumber: number, stageAttemptId = 0): ShuffleWriter {
     const { shuffleId, numMappers, numPartitions } = handle;
+    const attemptId = braidAttemptId(stageAttemptId, attemptNumber);
     return {
       write: async (partitionId, records) => {
         await this.client.mergeData(shuffleId, mapId, attemptId, partitionId, records, 0, records.length, numMappers, numPartitions);
@@ -116,7 +144,7 @@ export class SparkShuffleExecutor {
       try {
         yield* this.client.readPartition(handle.shuffleId, p, startMapIndex, endMapIndex, { stageAttemptId });
       } catch (err) {
-        if (isBraidError(err, ErrorCodes.FETCH_FAILED) || isBraidError(err, ErrorCodes.DATA_LOST)) throw new FetchFailedError(handle.shuffleId, p, stageAttemptId, err);
+        if (FETCH_FAILURES.some((code) => isBraidError(err, code))) throw new FetchFailedError(handle.shuffleId, p, stageAttemptId, err as BraidError);
         throw err;
       }
     }

@@ -25,11 +25,13 @@ import {
   RegisterExecutor,
 } from '../protocol/index.js';
 import type { FileSegment, SegmentStreamHooks } from '../server/worker/stream-manager.js';
-import { checkApplication, type Connection, type RpcRouter } from '../transport/index.js';
+import { checkApplication } from '../security/access.js';
+import type { Connection, RpcRouter } from '../transport/index.js';
 import { parseBlockId } from './block-id.js';
 import { ExecutorRegistry, type ExecutorShuffleInfo } from './executor-registry.js';
 import { dataFileName, indexFileName, resolveFile } from './file-resolver.js';
 import { IndexCache } from './index-cache.js';
+import { LocalDirRoots } from './local-dir-roots.js';
 import { dataFilesIn, deleteDirs, deleteNonShuffleFiles } from './local-dirs.js';
 
 export interface BlockHandlerOptions {
@@ -41,6 +43,8 @@ export interface BlockHandlerOptions {
   maxChunksBeingTransferred: number;
   /** Directories no executor may register as a local directory (the worker's own). */
   protectedDirs: readonly string[];
+  /** Executors' local directories must lie inside one of these (after symlinks); none: no executor is taken. */
+  localDirRoots: readonly string[];
   /** Largest block served (default MAX_BLOCK_BYTES); a block is one chunk frame, so it must fit under the frame limit. */
   maxBlockBytes?: number;
 }
@@ -101,6 +105,7 @@ export class BlockHandler {
 
   private constructor(
     private readonly registry: ExecutorRegistry,
+    private readonly roots: LocalDirRoots,
     private readonly streams: BlockStreams,
     private readonly options: BlockHandlerOptions,
   ) {
@@ -109,8 +114,9 @@ export class BlockHandler {
   }
 
   static async open(options: BlockHandlerOptions, streams: BlockStreams): Promise<BlockHandler> {
-    const registry = await ExecutorRegistry.open(options.storePath, [...options.protectedDirs, options.storePath]);
-    return new BlockHandler(registry, streams, options);
+    const roots = await LocalDirRoots.open(options.localDirRoots);
+    const registry = await ExecutorRegistry.open(options.storePath, [...options.protectedDirs, options.storePath], roots);
+    return new BlockHandler(registry, roots, streams, options);
   }
 
   /** Serves the service's RPC methods on `router`; application connections act for their own application only. */
@@ -175,14 +181,19 @@ export class BlockHandler {
     for (const d of dirs) this.indexes.dropPrefix(d + sep);
     if (!cleanupLocalDirs || dirs.length === 0) return;
     for (const path of await dataFilesIn(dirs).catch(() => [])) this.streams.forgetFile(path);
-    await deleteDirs(dirs);
+    await deleteDirs(dirs, this.roots);
+  }
+
+  /** Applications with executors registered here (reported to the master, which says which have expired). */
+  appIds(): string[] {
+    return this.registry.appIds();
   }
 
   /** The executor exited: its map outputs stay served; its other files are deleted. */
   async executorRemoved(appId: string, execId: string): Promise<void> {
     const exec = this.registry.get(appId, execId);
     if (exec === undefined) return;
-    this.counters.nonShuffleFilesDeleted += await deleteNonShuffleFiles(exec.localDirs);
+    this.counters.nonShuffleFilesDeleted += await deleteNonShuffleFiles(exec.localDirs, this.roots);
   }
 
   metrics(): EssMetrics {

@@ -14,7 +14,9 @@
  */
 import { isAbsolute, normalize, parse, resolve, sep } from 'node:path';
 import { ClassicLevel } from 'classic-level';
+import { componentLogger } from '../log/index.js';
 import { BraidError, ErrorCodes } from '../protocol/index.js';
+import type { LocalDirRoots } from './local-dir-roots.js';
 
 export interface ExecutorShuffleInfo {
   readonly localDirs: readonly string[];
@@ -77,21 +79,33 @@ export class ExecutorRegistry {
   private constructor(
     private readonly db: ClassicLevel<string, ExecutorShuffleInfo>,
     private readonly protectedDirs: readonly string[],
+    private readonly roots: LocalDirRoots,
   ) {}
 
-  /** Opens (or creates) the store at `path` and loads every registration in it. */
-  static async open(path: string, protectedDirs: readonly string[]): Promise<ExecutorRegistry> {
+  /**
+   * Opens (or creates) the store at `path` and loads every registration in
+   * it that the worker's options still allow; the others are dropped.
+   */
+  static async open(path: string, protectedDirs: readonly string[], roots: LocalDirRoots): Promise<ExecutorRegistry> {
     const db = new ClassicLevel<string, ExecutorShuffleInfo>(path, { valueEncoding: 'json' });
     try {
       await db.open();
     } catch (err) {
       throw new BraidError(ErrorCodes.INTERNAL, `cannot open the executor store at ${path}: ${(err as Error).message}`, { cause: err });
     }
-    const registry = new ExecutorRegistry(db, protectedDirs);
+    const registry = new ExecutorRegistry(db, protectedDirs, roots);
+    const dropped: string[] = [];
     for await (const [key, info] of db.iterator()) {
       const [appId, execId] = key.split(SEP);
-      if (appId !== undefined && execId !== undefined) registry.remember(appId, execId, info);
+      if (appId === undefined || execId === undefined) continue;
+      try {
+        registry.remember(appId, execId, await registry.validate(info));
+      } catch (err) {
+        dropped.push(key);
+        componentLogger('ess').warn({ app: appId, executor: execId, err: (err as Error).message }, 'dropping a stored executor registration the worker no longer allows');
+      }
     }
+    for (const key of dropped) await db.del(key);
     return registry;
   }
 
@@ -109,10 +123,14 @@ export class ExecutorRegistry {
     return this.apps.get(appId)?.get(execId);
   }
 
-  /** Registers (or re-registers) an executor; throws INVALID_REQUEST for a registration the service cannot serve. */
+  /**
+   * Registers (or re-registers) an executor; throws INVALID_REQUEST for a
+   * registration the service cannot serve, PATH_NOT_ALLOWED for a local
+   * directory outside the worker's essLocalDirRoots.
+   */
   async register(appId: string, execId: string, info: ExecutorShuffleInfo): Promise<void> {
     const key = checkId(appId, 'appId') + SEP + checkId(execId, 'execId');
-    const valid = validateExecutorInfo(info, this.protectedDirs);
+    const valid = await this.validate(info);
     return this.serial(async () => {
       await this.db.put(key, valid);
       this.remember(appId, execId, valid);
@@ -128,6 +146,17 @@ export class ExecutorRegistry {
       this.apps.delete(appId);
       return execs === undefined ? [] : [...execs.values()];
     });
+  }
+
+  /** Application ids with at least one executor registered. */
+  appIds(): string[] {
+    return [...this.apps.keys()];
+  }
+
+  private async validate(info: ExecutorShuffleInfo): Promise<ExecutorShuffleInfo> {
+    const valid = validateExecutorInfo(info, this.protectedDirs);
+    for (const dir of valid.localDirs) await this.roots.check(dir);
+    return valid;
   }
 
   async close(): Promise<void> {

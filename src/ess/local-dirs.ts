@@ -4,11 +4,28 @@
  * (ExecutorRemoved), delete the directories themselves (ApplicationRemoved
  * with cleanup). Only the registered directories and the hex sub-directories
  * of the layout are touched; a directory already gone is not an error.
+ * Before anything is deleted, each directory is checked against the
+ * worker's roots again, where it really is now; one that fails is left alone.
  */
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { componentLogger } from '../log/index.js';
 import { BraidError, ErrorCodes } from '../protocol/index.js';
 import { isShuffleFile } from './file-resolver.js';
+import type { LocalDirRoots } from './local-dir-roots.js';
+
+/** The real locations of the directories that are inside the roots now; the others are logged and skipped. */
+async function allowedNow(dirs: readonly string[], roots: LocalDirRoots): Promise<string[]> {
+  const out: string[] = [];
+  for (const dir of dirs) {
+    try {
+      out.push(await roots.check(dir));
+    } catch (err) {
+      componentLogger('ess').warn({ dir, err: (err as Error).message }, 'not deleting in a local directory that is no longer inside the allowed roots');
+    }
+  }
+  return out;
+}
 
 const SUB_DIR = /^[0-9a-f]{2,}$/;
 
@@ -40,15 +57,15 @@ export async function dataFilesIn(localDirs: readonly string[]): Promise<string[
 }
 
 /** Deletes the files under `localDirs` that the service does not serve (spills, temporary blocks); returns how many. */
-export async function deleteNonShuffleFiles(localDirs: readonly string[]): Promise<number> {
-  const doomed = (await layoutFiles(localDirs)).filter((f) => !isShuffleFile(f.name));
+export async function deleteNonShuffleFiles(localDirs: readonly string[], roots: LocalDirRoots): Promise<number> {
+  const doomed = (await layoutFiles(await allowedNow(localDirs, roots))).filter((f) => !isShuffleFile(f.name));
   await settleAll(doomed.map((f) => f.path), (p) => rm(p, { force: true }));
   return doomed.length;
 }
 
 /** Deletes each directory in `dirs` with everything in it. */
-export async function deleteDirs(dirs: readonly string[]): Promise<void> {
-  await settleAll(dirs, (d) => rm(d, { recursive: true, force: true }));
+export async function deleteDirs(dirs: readonly string[], roots: LocalDirRoots): Promise<void> {
+  await settleAll(await allowedNow(dirs, roots), (d) => rm(d, { recursive: true, force: true }));
 }
 
 async function settleAll(paths: readonly string[], op: (path: string) => Promise<void>): Promise<void> {

@@ -7,7 +7,16 @@
  */
 import { Histogram, Registry } from 'prom-client';
 import { processMetricsInto } from './process.js';
-import { counter, gauge, labeledCounter, type CounterSeries, type GaugeSeries, type LabeledCounterSeries } from './series.js';
+import {
+  counter,
+  gauge,
+  labeledCounter,
+  labeledGauge,
+  type CounterSeries,
+  type GaugeSeries,
+  type LabeledCounterSeries,
+  type LabeledGaugeSeries,
+} from './series.js';
 
 export type MetricsRole = 'master' | 'worker' | 'standalone' | 'client' | 'lifecycle';
 
@@ -61,6 +70,11 @@ export interface Metrics {
   readonly applicationsActive: GaugeSeries;
   readonly shufflesActive: GaugeSeries;
   readonly streamsOpen: GaugeSeries;
+  // security: connections and quotas
+  readonly connectionsOpen: GaugeSeries;
+  readonly connectionsRefused: LabeledCounterSeries<string>;
+  readonly quotaLimit: LabeledGaugeSeries<string>;
+  readonly quotaRefusals: LabeledCounterSeries<string>;
 
   /**
    * Runs `hook` before every scrape, so an owner can set its gauges from its
@@ -157,6 +171,13 @@ export function createMetrics(role: MetricsRole, options: MetricsOptions = {}): 
     applicationsActive: gauge(def('applications_active', 'Applications with live heartbeats.')),
     shufflesActive: gauge(def('shuffles_active', 'Shuffles registered and not yet removed.')),
     streamsOpen: gauge(def('streams_open', 'Read streams currently open.')),
+    connectionsOpen: gauge(def('connections_open', 'Protocol connections open, authenticated or not.')),
+    connectionsRefused: labeledCounter<string>({
+      ...def('connections_refused_total', 'Connections refused (limits, failed handshakes, TLS), by error code.'),
+      label: 'code',
+    }),
+    quotaLimit: labeledGauge<string>({ ...def('quota_limit', 'The limit of each quota (its option, e.g. quotaAppBytes).'), label: 'quota' }),
+    quotaRefusals: labeledCounter<string>({ ...def('quota_refusals_total', 'Requests refused for a quota, by quota option.'), label: 'quota' }),
     onScrape(hook) {
       hooks.add(hook);
       return () => hooks.delete(hook);

@@ -19,10 +19,13 @@ export const ErrorCodes = {
   AUTH: 'BRAID_ERR_AUTH',
   PEER_DEAD: 'BRAID_ERR_PEER_DEAD',
   SHUTTING_DOWN: 'BRAID_ERR_SHUTTING_DOWN',
+  TOO_MANY_CONNECTIONS: 'BRAID_ERR_TOO_MANY_CONNECTIONS',
+  TLS: 'BRAID_ERR_TLS',
   // requests
   INVALID_REQUEST: 'BRAID_ERR_INVALID_REQUEST',
   UNKNOWN_METHOD: 'BRAID_ERR_UNKNOWN_METHOD',
   WRONG_APP: 'BRAID_ERR_WRONG_APP',
+  FORBIDDEN: 'BRAID_ERR_FORBIDDEN',
   UNKNOWN_SHUFFLE: 'BRAID_ERR_UNKNOWN_SHUFFLE',
   UNKNOWN_LOCATION: 'BRAID_ERR_UNKNOWN_LOCATION',
   UNKNOWN_STREAM: 'BRAID_ERR_UNKNOWN_STREAM',
@@ -32,6 +35,9 @@ export const ErrorCodes = {
   RESERVE_FAILED: 'BRAID_ERR_RESERVE_FAILED',
   SLOTS_UNAVAILABLE: 'BRAID_ERR_SLOTS_UNAVAILABLE',
   SERVER_BUSY: 'BRAID_ERR_SERVER_BUSY',
+  QUOTA_EXCEEDED: 'BRAID_ERR_QUOTA_EXCEEDED',
+  /** A path a request names lies outside what the server is configured to touch. */
+  PATH_NOT_ALLOWED: 'BRAID_ERR_PATH_NOT_ALLOWED',
   // data path
   REPLICA_FAILED: 'BRAID_ERR_REPLICA_FAILED',
   REPLICA_DEAD: 'BRAID_ERR_REPLICA_DEAD',
@@ -46,8 +52,11 @@ export const ErrorCodes = {
   FETCH_FAILED: 'BRAID_ERR_FETCH_FAILED',
   PUSH_FAILED: 'BRAID_ERR_PUSH_FAILED',
   STAGE_NOT_ENDED: 'BRAID_ERR_STAGE_NOT_ENDED',
-  // configuration
+  // configuration and user input
+  /** An option's value cannot work: a bad address or number, a port in use, a directory the process cannot use. */
   CONFIG: 'BRAID_ERR_CONFIG',
+  /** The data a command was given cannot be used: an input that is missing or not records, an output that is not empty. */
+  INPUT: 'BRAID_ERR_INPUT',
   INTERNAL: 'BRAID_ERR_INTERNAL',
 } as const;
 
@@ -65,6 +74,7 @@ const RETRIABLE_BY_DEFAULT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCodes.REPLICA_FAILED,
   ErrorCodes.REPLICA_DEAD,
   ErrorCodes.SHUTTING_DOWN,
+  ErrorCodes.TOO_MANY_CONNECTIONS,
   ErrorCodes.SLOTS_UNAVAILABLE,
   ErrorCodes.RESERVE_FAILED,
   ErrorCodes.READ_FAILED,

@@ -23,7 +23,7 @@ export { CommitFiles } from './control/commit-files.js';
 export { DestroySlots } from './control/destroy-slots.js';
 export { RegisterShuffle } from './control/register-shuffle.js';
 export { Revive } from './control/revive.js';
-export { MapperEnd, type PartitionSum } from './control/mapper-end.js';
+export { MapperEnd, type EpochRef, type PartitionSum } from './control/mapper-end.js';
 export {
   GetReducerFileGroup,
   type ReducerFile,

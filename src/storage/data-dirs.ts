@@ -2,12 +2,17 @@
  * The worker's data directories, usually one per disk. Each has its own
  * Flusher, so one slow disk does not hold up the others.
  *
- * Free space comes from statfs at each refresh; between refreshes every byte
- * handed to a disk is subtracted (`noteAllocated`), so a burst of writes is
- * seen before the next statfs. A directory is unhealthy when statfs or a
+ * Free space comes from statfs at each refresh. Every byte a writer accepts
+ * for a disk is subtracted at once, while it is still in memory
+ * (`noteBuffered`): an accepted batch must find room on the disk when it is
+ * flushed, so the reserve is checked against what will be written, not only
+ * against what has been. Once written it counts as allocated until the next
+ * statfs sees it (`noteWritten`). A directory is unhealthy when statfs or a
  * small probe write fails, or when a writer reported a failed write
- * (`markFailed`). A refresh whose statfs and probe (written and fsynced, so
- * it reaches the device) succeed makes the directory healthy again.
+ * (`markFailed`); a write that found the disk full makes it full until the
+ * next refresh (`markFull`). A refresh whose statfs and probe (written and
+ * fsynced, so it reaches the device) succeed makes the directory healthy
+ * again.
  */
 import { mkdir, open, rm, statfs } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
@@ -31,6 +36,8 @@ export class DataDir {
   private total = 0;
   private freeAtRefresh = 0;
   private allocatedSinceRefresh = 0;
+  /** Bytes accepted for this disk and not written yet. */
+  private buffered = 0;
 
   constructor(path: string, flusherOptions: FlusherOptions = {}) {
     this.path = path;
@@ -50,14 +57,26 @@ export class DataDir {
     return this.total;
   }
 
-  /** statfs free space minus what was handed to the disk since; never negative. */
+  /** statfs free space minus what was written since and what is accepted but not written yet; never negative. */
   get freeBytes(): number {
-    return Math.max(0, this.freeAtRefresh - this.allocatedSinceRefresh);
+    return Math.max(0, this.freeAtRefresh - this.allocatedSinceRefresh - this.buffered);
   }
 
-  /** Called by writers for every byte they hand to this disk. */
-  noteAllocated(bytes: number): void {
-    this.allocatedSinceRefresh += bytes;
+  /** Called by writers for every byte they accept for this disk, before it is written. */
+  noteBuffered(bytes: number): void {
+    this.buffered += bytes;
+  }
+
+  /** Called by writers when accepted bytes were written (`written`), or will never be written here. */
+  noteWritten(bytes: number, written = true): void {
+    this.buffered = Math.max(0, this.buffered - bytes);
+    if (written) this.allocatedSinceRefresh += bytes;
+  }
+
+  /** A write found no space: nothing more goes here until a refresh sees free space again. */
+  markFull(): void {
+    this.freeAtRefresh = 0;
+    this.allocatedSinceRefresh = 0;
   }
 
   /** Takes the directory out of rotation until a refresh finds it working. */
@@ -68,12 +87,14 @@ export class DataDir {
 
   /** statfs + probe write; updates space and health. Never throws. */
   async refresh(): Promise<void> {
+    // Writes that complete while statfs runs may or may not be in its answer: they stay counted (the safe side).
+    const writtenBefore = this.allocatedSinceRefresh;
     try {
       const s = await statfs(this.path);
       await probe(this.path);
       this.total = s.blocks * s.bsize;
       this.freeAtRefresh = s.bavail * s.bsize;
-      this.allocatedSinceRefresh = 0;
+      this.allocatedSinceRefresh = Math.max(0, this.allocatedSinceRefresh - writtenBefore);
       this.isHealthy = true;
       this.lastError = undefined;
     } catch (err) {
@@ -155,9 +176,22 @@ export class DataDirs {
     throw new BraidError(ErrorCodes.DISK_FULL, `no healthy data directory has more than ${this.reserveBytes} bytes free`);
   }
 
-  /** True when the directory's free space is at or under the reserve (writers answer HARD_SPLIT). */
+  /** True when the directory's free space is at or under the reserve: it takes no new files. */
   belowReserve(dir: DataDir): boolean {
     return dir.freeBytes - this.reserveBytes <= 0;
+  }
+
+  /** True when `bytes` more would take the directory below its reserve (or it is unhealthy): a push of them is refused. */
+  wouldExceedReserve(dir: DataDir, bytes: number): boolean {
+    return !dir.healthy || dir.freeBytes - bytes < this.reserveBytes;
+  }
+
+  /**
+   * A healthy directory, not in `exclude`, that can take `bytes` and stay
+   * above its reserve: where a file whose disk failed moves its data.
+   */
+  pickFor(bytes: number, exclude: ReadonlySet<DataDir>): DataDir | undefined {
+    return this.dirs.find((d) => !exclude.has(d) && !this.wouldExceedReserve(d, bytes));
   }
 
   /** The directory holding `filePath`, if any. */

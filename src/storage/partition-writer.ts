@@ -13,6 +13,13 @@
  * boundary at which it holds at least `chunkSize` bytes, so every chunk but
  * the last is >= chunkSize and no batch spans two chunks.
  *
+ * An appended batch has been acknowledged to its pusher, so a failed write
+ * never drops it. The writer keeps what failed in memory, stops taking
+ * pushes (`degraded`: the worker answers HARD_SPLIT, so writers move to a
+ * new epoch), and moves the file to another directory that has room
+ * (`relocate`), where it writes the kept data again. Only when no directory
+ * can take it by the time of the commit does the commit fail.
+ *
  * Commit does not fsync by default. A committed shuffle file only has to
  * outlive the worker process, not the host: if the host dies its files are
  * unreachable anyway and the readers fall back to the replica or recompute
@@ -29,6 +36,7 @@ import type { DataDir } from './data-dirs.js';
 import { DescriptorSlots, type SlotHolder } from './descriptor-slots.js';
 import { shuffleDir } from './files.js';
 import { NOOP_MEMORY, type MemoryTracker } from './memory.js';
+import { FailedWrites, type FileLocation, type Relocate } from './relocation.js';
 
 export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_FLUSH_THRESHOLD = 1024 * 1024;
@@ -49,6 +57,8 @@ export interface PartitionWriterOptions {
   fsyncOnCommit?: boolean;
   /** Truncate an existing file instead of failing with RESERVE_FAILED. Default false. */
   overwrite?: boolean;
+  /** After a failed write, where the file may move (see relocation.ts). Default: nowhere, the data stays in memory. */
+  relocate?: Relocate;
 }
 
 export interface CommittedFile {
@@ -82,9 +92,10 @@ export function openWriterFileCount(): number {
 }
 
 export class PartitionWriter implements SlotHolder {
-  readonly path: string;
+  private where: FileLocation;
   readonly fileName: string;
-  readonly dir: DataDir;
+  /** After a failed write: what it kept, and the move to another directory. */
+  private readonly failed: FailedWrites;
   private fh: FileHandle | undefined;
   private opening: Promise<FileHandle> | undefined;
   private readonly memory: MemoryTracker;
@@ -111,9 +122,26 @@ export class PartitionWriter implements SlotHolder {
   private destroying: Promise<void> | undefined;
 
   private constructor(opts: PartitionWriterOptions, path: string, fileName: string, fh: FileHandle | undefined) {
-    this.dir = opts.dir;
-    this.path = path;
+    this.where = { path, dir: opts.dir };
     this.fileName = fileName;
+    this.failed = new FailedWrites(
+      {
+        location: () => this.where,
+        pathOn: (dir) => join(shuffleDir(dir.path, opts.appId, opts.shuffleId), fileName),
+        moveTo: async (to) => {
+          await this.closeHandle();
+          this.where = to;
+        },
+        handle: () => this.handle(),
+        heldBytes: () => this.bytesBuffered,
+        release: (buffers) => {
+          for (const b of buffers) this.memory.release(b);
+        },
+        stopped: () => this.state === 'destroyed',
+        settled: () => this.lastWrite,
+      },
+      opts.relocate,
+    );
     this.fh = fh;
     this.memory = opts.memory ?? NOOP_MEMORY;
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -187,6 +215,20 @@ export class PartitionWriter implements SlotHolder {
     ).finally(() => slots.release(this));
   }
 
+  /** Where the file is now (it moves to another directory after a failed write). */
+  get path(): string {
+    return this.where.path;
+  }
+
+  get dir(): DataDir {
+    return this.where.dir;
+  }
+
+  /** A write failed: the file keeps what it was given but takes no more pushes. */
+  get degraded(): boolean {
+    return this.failed.error !== undefined;
+  }
+
   /** Total bytes appended; the file's size once everything is flushed. */
   get bytesWritten(): number {
     return this.appended;
@@ -194,7 +236,7 @@ export class PartitionWriter implements SlotHolder {
 
   /** Bytes held in memory: appended and not yet written to disk. */
   get bytesBuffered(): number {
-    return this.pendingBytes + this.inFlightBytes;
+    return this.pendingBytes + this.inFlightBytes + this.failed.keptBytes;
   }
 
   get batches(): number {
@@ -226,6 +268,7 @@ export class PartitionWriter implements SlotHolder {
     }
     const n = batch.length;
     this.memory.acquire(batch);
+    this.dir.noteBuffered(n);
     this.pending.push(batch);
     this.pendingBytes += n;
     this.appended += n;
@@ -240,9 +283,14 @@ export class PartitionWriter implements SlotHolder {
     }
   }
 
-  /** Hands buffered batches to the flusher; resolves when everything appended so far is on disk. */
+  /**
+   * Hands buffered batches to the flusher; resolves when everything appended
+   * so far is on disk, or, after a failed write, kept in memory until a
+   * directory takes it (the commit tells which).
+   */
   flush(): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.failed.waiting) return this.failed.move().then(() => (this.failed.waiting || this.pendingBytes === 0 ? undefined : this.flush()));
     if (this.pendingBytes === 0) return this.lastWrite;
     const buffers = this.pending;
     const bytes = this.pendingBytes;
@@ -251,24 +299,37 @@ export class PartitionWriter implements SlotHolder {
     this.pendingBytes = 0;
     this.flushedTo += bytes;
     this.inFlightBytes += bytes;
-    this.dir.noteAllocated(bytes);
+    const dir = this.dir;
     // The flusher completes a file's jobs in order, so the last one settling
-    // means all earlier ones have.
+    // means all earlier ones have. A failed write keeps its buffers: they were acknowledged.
     this.lastWrite = this.handle()
-      .then((fh) => this.dir.flusher.write(fh, buffers, position))
+      .then((fh) => dir.flusher.write(fh, buffers, position))
       .then(
-      () => {
-        this.inFlightBytes -= bytes;
-        for (const b of buffers) this.memory.release(b);
-        this.maybeIdle();
-      },
-      (err: unknown) => {
-        this.inFlightBytes -= bytes;
-        for (const b of buffers) this.memory.release(b);
-        throw this.fail(err);
-      },
-    );
+        () => {
+          this.inFlightBytes -= bytes;
+          dir.noteWritten(bytes);
+          for (const b of buffers) this.memory.release(b);
+          this.maybeIdle();
+        },
+        (err: unknown) => {
+          this.inFlightBytes -= bytes;
+          this.failed.keep({ position, buffers, bytes }, err);
+        },
+      );
     return this.lastWrite;
+  }
+
+  /** Closes the open file (to reopen it elsewhere); its slot is given back. */
+  private async closeHandle(): Promise<void> {
+    await this.opening?.catch(() => undefined);
+    const fh = this.fh;
+    this.fh = undefined;
+    if (fh === undefined) return;
+    try {
+      await fh.close();
+    } finally {
+      slots.release(this);
+    }
   }
 
   /**
@@ -286,6 +347,9 @@ export class PartitionWriter implements SlotHolder {
   private async doCommit(): Promise<CommittedFile> {
     this.state = 'committing';
     await this.flush();
+    // A write failed and no directory took its data yet: one more try (space may have come back), else it is lost.
+    if (this.failed.waiting) await this.flush();
+    if (this.failed.waiting) throw this.fail(this.failed.error);
     try {
       if (this.fsyncOnCommit) await (await this.handle()).sync();
       await this.close();
@@ -315,6 +379,8 @@ export class PartitionWriter implements SlotHolder {
 
   private async doDestroy(): Promise<void> {
     this.state = 'destroyed';
+    // A move under way stops at its next step; what it did not write is dropped here.
+    await this.failed.move();
     this.dropPending();
     await this.lastWrite.catch(() => {});
     await this.commitResult?.catch(() => {});
@@ -325,20 +391,13 @@ export class PartitionWriter implements SlotHolder {
   private async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.opening?.catch(() => undefined);
-    const fh = this.fh;
-    this.fh = undefined;
-    if (fh !== undefined) {
-      try {
-        await fh.close();
-      } finally {
-        slots.release(this);
-      }
-    }
+    await this.closeHandle();
   }
 
+  /** Gives up what is only in memory (destroyed, or lost for good). */
   private dropPending(): void {
     for (const b of this.pending) this.memory.release(b);
+    this.dir.noteWritten(this.pendingBytes + this.failed.drop(), false);
     this.pending = [];
     this.pendingBytes = 0;
   }
@@ -351,7 +410,8 @@ export class PartitionWriter implements SlotHolder {
             retriable: false,
             cause: err,
           });
-      this.dir.markFailed(this.failure);
+      // A failed write already told its directory (full or failed).
+      if (err !== this.failed.error) this.dir.markFailed(this.failure);
       this.dropPending();
     }
     return this.failure;

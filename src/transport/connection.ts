@@ -89,7 +89,7 @@ export interface ConnectionEvents {
  */
 export class Connection extends EventEmitter<ConnectionEvents> {
   readonly remote: string;
-  /** Declared by the peer in its handshake (server side) or in its ack (client side). */
+  /** Proven by the peer's handshake (server side), or the server's role from its ack (client side). */
   peerRole = 0;
   appId = '';
   private readonly decoder: FrameDecoder;
@@ -129,6 +129,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** When the last bytes arrived (Date.now()). */
+  get lastReceivedAt(): number {
+    return this.lastReceived;
+  }
+
+  /** Changes the frame limits from the next frame on (e.g. raised once the handshake is done). */
+  setLimits(limits: DecoderLimits): void {
+    this.decoder.setLimits(limits);
   }
 
   get inFlight(): number {
@@ -348,6 +358,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         if (!message.pong) this.send({ type: MessageType.Heartbeat, pong: true });
         return;
       case MessageType.Handshake:
+      case MessageType.HandshakeChallenge:
+      case MessageType.HandshakeProof:
       case MessageType.HandshakeAck:
         if (this.onControlFrame === undefined) throw new ProtocolError(`unexpected ${messageName(message.type)}`);
         this.onControlFrame(message);

@@ -9,12 +9,14 @@ import {
   type MessageOfType,
   type RpcMethod,
 } from '../protocol/index.js';
+import { checkRpcAccess } from '../security/access.js';
 import type { Connection } from './connection.js';
 
 export type RpcHandler<Req, Res> = (request: Req, conn: Connection) => Res | Promise<Res>;
 
 /**
- * Dispatches RpcRequests to typed handlers. A handler's thrown error becomes
+ * Dispatches RpcRequests to typed handlers, each only from the roles the
+ * access table allows (others get FORBIDDEN). A handler's thrown error becomes
  * an RpcFailure with its code; the connection stays open. A payload that
  * does not decode is a protocol violation: the failure is sent, then the
  * connection is closed.
@@ -47,6 +49,12 @@ export class RpcRouter {
         message.requestId,
         new BraidError(ErrorCodes.UNKNOWN_METHOD, known ? `${known.name} is not served here` : `unknown method ${message.method}`),
       );
+      return;
+    }
+    try {
+      checkRpcAccess(message.method, conn.peerRole);
+    } catch (err) {
+      conn.replyFailure(message.requestId, err);
       return;
     }
     let request: unknown;

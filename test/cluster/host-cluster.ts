@@ -7,29 +7,41 @@
  * 0.0.0.0 with --advertise-interface). Defaults are the product's, except
  * where a test passes flags of its own.
  *
- * `security` holds the flags every server and every CLI run gets (the cluster
- * secret today; TLS flags go here too), so a cross-cutting setting is added
- * in one place.
+ * Security is on, as in production: one cluster secret (a file) and TLS with
+ * a development CA (scripts/dev-certs.sh) whose node certificate names every
+ * test host's address, made per network. `security` holds the flags every
+ * server and every CLI run gets, so a cross-cutting setting is added in one
+ * place.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { TestNetwork, type Host, type HostProcess } from '../harness/hosts.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SERVER = join(ROOT, 'dist', 'server.js');
 export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+const DEV_CERTS = join(ROOT, 'scripts', 'dev-certs.sh');
 
+/** Flags for the servers and for the CLI (an admin: the same secret and node certificate). */
 export interface Security {
   server: string[];
   client: string[];
 }
 
-export const DEFAULT_SECURITY: Security = {
-  server: ['--auth-token', 'multi-host-secret'],
-  client: ['--auth-token', 'multi-host-secret'],
-};
+/** A cluster secret and a CA whose node certificate names every host of `net`, under `dir`. */
+async function makeSecurity(net: TestNetwork, dir: string): Promise<Security> {
+  const secretFile = join(dir, 'secret');
+  await writeFile(secretFile, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+  const tls = join(dir, 'tls');
+  await promisify(execFile)('sh', [DEV_CERTS, tls, ...net.all().map((h) => h.ip)]);
+  const flags = ['--auth-secret-file', secretFile, '--tls-ca-file', join(tls, 'ca.pem'), '--tls-cert-file', join(tls, 'node.pem'), '--tls-key-file', join(tls, 'node-key.pem')];
+  return { server: flags, client: flags };
+}
 
 export interface HostClusterOptions {
   workers?: number;
@@ -78,11 +90,11 @@ export class HostCluster {
 
   static async start(o: HostClusterOptions = {}): Promise<HostCluster> {
     const n = o.workers ?? 4;
-    const security = o.security ?? DEFAULT_SECURITY;
     const names = ['master', ...Array.from({ length: n }, (_, i) => `w${i + 1}`), 'client'];
     const net = await TestNetwork.create(names);
     const dataRoot = await mkdtemp(join(tmpdir(), 'braid-hosts-'));
     try {
+      const security = o.security ?? (await makeSecurity(net, dataRoot));
       const mh = net.host('master');
       const mproc = mh.spawn([SERVER, 'master', '--host', '0.0.0.0', '--advertise-interface', 'eth0', '--port', '9097', '--log-format', 'json', ...security.server, ...(o.masterArgs ?? [])]);
       const master: RoleProcess = { host: mh, proc: mproc, address: await readyAddress(mproc, 'master') };

@@ -49,9 +49,22 @@ describe('defaults', () => {
       port: 0,
       httpPort: -1,
       heartbeatInterval: 5000,
-      authToken: '',
+      authSecret: '',
+      authSecretFile: '',
+      insecure: false,
+      plaintext: false,
+      tlsCaFile: '',
+      tlsCertFile: '',
+      tlsKeyFile: '',
+      handshakeTimeout: 10_000,
+      unauthenticatedIdleTimeout: 5_000,
+      preAuthFrameLimit: 4096,
+      maxConnections: 10_000,
+      maxConnectionsPerAddress: 1_000,
       logLevel: 'info',
       logFormat: 'text',
+      quotaAppShuffles: 1000,
+      quotaShufflePartitions: 200_000,
       pingInterval: 1000,
       deadPeerTimeout: 5000,
       connectTimeout: 5000,
@@ -70,9 +83,25 @@ describe('defaults', () => {
       port: 0,
       httpPort: -1,
       heartbeatInterval: 5000,
-      authToken: '',
+      authSecret: '',
+      authSecretFile: '',
+      insecure: false,
+      plaintext: false,
+      tlsCaFile: '',
+      tlsCertFile: '',
+      tlsKeyFile: '',
+      handshakeTimeout: 10_000,
+      unauthenticatedIdleTimeout: 5_000,
+      preAuthFrameLimit: 4096,
+      maxConnections: 10_000,
+      maxConnectionsPerAddress: 1_000,
       logLevel: 'info',
       logFormat: 'text',
+      quotaAppShuffles: 1000,
+      quotaShufflePartitions: 200_000,
+      quotaAppBytes: 1024 ** 4,
+      quotaAppFiles: 250_000,
+      quotaWorkerApps: 1000,
       pingInterval: 1000,
       deadPeerTimeout: 5000,
       connectTimeout: 5000,
@@ -92,6 +121,7 @@ describe('defaults', () => {
       maxChunksInFlight: 64,
       essIndexCacheBytes: 64 * M,
       essMaxChunksBeingTransferred: 64,
+      essLocalDirRoots: [],
     });
   });
 
@@ -280,9 +310,9 @@ describe('validation messages name the option and the source', () => {
   });
 
   test('a secret is never echoed', () => {
-    const file = configFile({ authToken: 123456 });
+    const file = configFile({ authSecret: 123456 });
     const e = configError('master', { argv: ['--config', file] });
-    expect(e.message).toBe(`option "authToken" (from config file ${file}): expected a string, got <hidden>`);
+    expect(e.message).toBe(`option "authSecret" (from config file ${file}): expected a string, got <hidden>`);
     expect(e.message).not.toContain('123456');
   });
 
@@ -395,11 +425,11 @@ describe('unknown or malformed input', () => {
 
 test('redactConfig hides secrets only when set', () => {
   const open = resolveConfig('master', { argv: [], env: {} });
-  expect(redactConfig('master', open).authToken).toBe('');
-  const locked = resolveConfig('master', { argv: [], env: { BRAID_AUTH_TOKEN: 's3cret' } });
-  expect(locked.authToken).toBe('s3cret');
+  expect(redactConfig('master', open).authSecret).toBe('');
+  const locked = resolveConfig('master', { argv: [], env: { BRAID_AUTH_SECRET: 's3cret' } });
+  expect(locked.authSecret).toBe('s3cret');
   const shown = redactConfig('master', locked);
-  expect(shown.authToken).toBe('<hidden>');
+  expect(shown.authSecret).toBe('<hidden>');
   expect(shown.port).toBe(0);
   expect(JSON.stringify(shown)).not.toContain('s3cret');
 });

@@ -8,6 +8,7 @@
 import { expect } from 'vitest';
 import { LifecycleManager, type LifecycleManagerOptions, type ReducerFileGroup } from '../../src/client/lifecycle/index.js';
 import { addressKey } from '../../src/protocol/index.js';
+import { appKey, testTls } from '../security/fixture.js';
 import { Cluster, onCleanup, type ClusterOptions } from './cluster.js';
 import { TaskProcess, type ClientOptions, type MapResult, type MapSpec, type ReduceResult } from './tasks.js';
 
@@ -41,7 +42,11 @@ export async function startJobEnv(o: JobEnvOptions): Promise<JobEnv> {
       replicate: o.replicate,
       heartbeatIntervalMs: 500,
       rpcTimeoutMs: 5000,
+      // A killed worker's copies count as lost after 5 s of retries, not the production 30 s.
+      commitRetryMs: 5000,
       getReducerFileGroupTimeoutMs: 30_000,
+      authToken: appKey(appId),
+      tls: testTls(),
       ...o.lifecycle,
     });
     onCleanup(() => lm.close());

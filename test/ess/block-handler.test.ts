@@ -8,7 +8,7 @@ import { expect, it } from 'vitest';
 import { BlockHandler, dataFileName, resolveFile, type BlockStreams } from '../../src/ess/index.js';
 import { ErrorCodes } from '../../src/protocol/index.js';
 import type { FileSegment } from '../../src/server/worker/stream-manager.js';
-import { expectCode, localDirs, open, tempDir, worker, writeMaps } from './harness.js';
+import { execRoot, expectCode, localDirs, open, tempDir, worker, writeMaps } from './harness.js';
 
 /** Records the segment streams it is asked to open. */
 class RecordingStreams implements BlockStreams {
@@ -26,7 +26,7 @@ class RecordingStreams implements BlockStreams {
 it('resolves blocks to segments of the data file, and opens nothing unless every block resolves', async () => {
   const data = await tempDir();
   const streams = new RecordingStreams();
-  const handler = await BlockHandler.open({ storePath: join(data, '.braid-ess'), indexCacheBytes: 1 << 20, maxChunksBeingTransferred: 4, protectedDirs: [data], maxBlockBytes: 1000 }, streams);
+  const handler = await BlockHandler.open({ storePath: join(data, '.braid-ess'), indexCacheBytes: 1 << 20, maxChunksBeingTransferred: 4, protectedDirs: [data], localDirRoots: [await execRoot()], maxBlockBytes: 1000 }, streams);
   try {
     const { dirs } = await localDirs(2);
     await handler.registerExecutor('app', '3', { localDirs: dirs, subDirsPerLocalDir: 8, shuffleManager: 'org.apache.spark.shuffle.sort.SortShuffleManager' });

@@ -4,7 +4,7 @@
  * directories in other temporary directories, real connections; afterEach
  * closes every connection and worker and removes every directory.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect } from 'vitest';
@@ -29,10 +29,15 @@ export async function tempDir(prefix = 'braid-ess-'): Promise<string> {
   return d;
 }
 
-/** A worker on port 0 with a fresh data dir (unless given) and no disk reserve; closed after the test unless closed before. */
+/** Executors' local directories of these tests are made under the temporary directory: the workers allow it as their root. */
+export async function execRoot(): Promise<string> {
+  return realpath(tmpdir());
+}
+
+/** A worker on port 0 with a fresh data dir (unless given), no disk reserve and the temporary directory as its ESS root; closed after the test unless closed before. */
 export async function worker(options: Partial<WorkerOptions> = {}): Promise<WorkerHandle> {
   const dataDirs = options.dataDirs ?? [await tempDir('braid-ess-data-')];
-  const w = await startWorker({ diskReserve: 0, drainTimeoutMs: 0, ...options, dataDirs });
+  const w = await startWorker({ diskReserve: 0, drainTimeoutMs: 0, insecure: true, essLocalDirRoots: [await execRoot()], ...options, dataDirs });
   workers.push(w);
   return w;
 }

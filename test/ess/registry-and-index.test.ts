@@ -6,9 +6,11 @@
 import { stat, truncate, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ExecutorRegistry, IndexCache, encodeIndex, indexEntryWeight, validateExecutorInfo, writeMapOutput } from '../../src/ess/index.js';
+import { ExecutorRegistry, IndexCache, LocalDirRoots, encodeIndex, indexEntryWeight, validateExecutorInfo, writeMapOutput } from '../../src/ess/index.js';
 import { ErrorCodes } from '../../src/protocol/index.js';
-import { blockBytes, expectCode, localDirs, tempDir } from './harness.js';
+import { blockBytes, execRoot, expectCode, localDirs, tempDir } from './harness.js';
+
+const roots = async () => LocalDirRoots.open([await execRoot()]);
 
 const info = (dirs: string[], extra: Partial<{ subDirsPerLocalDir: number; shuffleManager: string }> = {}) => ({
   localDirs: dirs,
@@ -21,7 +23,7 @@ describe('ExecutorRegistry', () => {
   it('keeps registrations across close and reopen, and removes a whole application', async () => {
     const store = join(await tempDir(), 'store');
     const a = await localDirs(2);
-    const r1 = await ExecutorRegistry.open(store, []);
+    const r1 = await ExecutorRegistry.open(store, [], await roots());
     await r1.register('app-1', '1', info(a.dirs));
     await r1.register('app-1', '2', info([a.dirs[0]!], { shuffleManager: 'org.apache.spark.shuffle.sort.SortShuffleManager' }));
     await r1.register('app-2', '1', info([a.dirs[1]!], { subDirsPerLocalDir: 8 }));
@@ -29,7 +31,7 @@ describe('ExecutorRegistry', () => {
     await r1.register('app-2', '1', info([a.dirs[1]! + '/'], { subDirsPerLocalDir: 16 }));
     await r1.close();
 
-    const r2 = await ExecutorRegistry.open(store, []);
+    const r2 = await ExecutorRegistry.open(store, [], await roots());
     expect(r2.size).toBe(3);
     expect(r2.applications).toBe(2);
     expect(r2.get('app-1', '1')).toEqual(info(a.dirs));
@@ -40,7 +42,7 @@ describe('ExecutorRegistry', () => {
     expect(await r2.removeApp('app-1')).toEqual([]);
     await r2.close();
 
-    const r3 = await ExecutorRegistry.open(store, []);
+    const r3 = await ExecutorRegistry.open(store, [], await roots());
     expect(r3.size).toBe(1);
     expect(r3.get('app-1', '1')).toBeUndefined();
     expect(r3.get('app-2', '1')?.subDirsPerLocalDir).toBe(16);
@@ -73,7 +75,7 @@ describe('ExecutorRegistry', () => {
       expect(code, what).toBe(ErrorCodes.INVALID_REQUEST);
     }
     expect(validateExecutorInfo(info(ok), [data]).localDirs).toEqual(ok);
-    const r = await ExecutorRegistry.open(join(data, '.braid-ess'), [data]);
+    const r = await ExecutorRegistry.open(join(data, '.braid-ess'), [data], await roots());
     await expectCode(r.register('', '1', info(ok)), ErrorCodes.INVALID_REQUEST);
     await expectCode(r.register('app', 'a\0b', info(ok)), ErrorCodes.INVALID_REQUEST);
     await expectCode(r.register('app', '1', info(ok, { shuffleManager: 'tungsten-sort' })), ErrorCodes.INVALID_REQUEST);

@@ -117,7 +117,7 @@ describe('LifecycleManager registration', () => {
     const big = env.closer.add(await startCluster(10));
     for (const w of big.workers) w.failReserve = true;
     const lm = env.closer.add(
-      await LifecycleManager.start({ appId: APP, master: big.master.address, heartbeatIntervalMs: 60_000, reserveRetries: 3, replicate: false }),
+      await LifecycleManager.start({ appId: APP, master: big.master.address, heartbeatIntervalMs: 60_000, reserveRetries: 3, replicate: false, insecure: true }),
     );
     const err = await lm.registerShuffle(7, 1, 1).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: ErrorCodes.RESERVE_FAILED });
@@ -140,7 +140,7 @@ describe('LifecycleManager registration', () => {
     const wrong = { code: ErrorCodes.WRONG_APP };
     await expect(other.call(RegisterShuffle, { shuffleId: 10, numMappers: 1, numPartitions: 2 })).rejects.toMatchObject(wrong);
     await expect(other.call(Revive, { shuffleId: 10, requests: [] })).rejects.toMatchObject(wrong);
-    await expect(other.call(MapperEnd, { shuffleId: 10, mapId: 0, attemptId: 0, numMappers: 1, partitions: [] })).rejects.toMatchObject(wrong);
+    await expect(other.call(MapperEnd, { shuffleId: 10, mapId: 0, attemptId: 0, numMappers: 1, partitions: [], epochs: [] })).rejects.toMatchObject(wrong);
     await expect(other.call(GetReducerFileGroup, { shuffleId: 10, startPartition: 0, endPartition: 1 })).rejects.toMatchObject(wrong);
     await expect(other.call(UnregisterShuffle, { appId: APP, shuffleId: 10 })).rejects.toMatchObject(wrong);
     const report = await other.call(ReportShuffleFetchFailure, { appId: APP, shuffleId: 10, stageAttemptId: 0, partitionId: 0, error: 'x' });

@@ -25,7 +25,7 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
     await lm.registerShuffle(1, 2, 2);
     const conn = env.closer.addConnection(await connectClient(lm.address, APP));
     const end = (mapId: number, attemptId: number, crc: number) =>
-      conn.call(MapperEnd, { shuffleId: 1, mapId, attemptId, numMappers: 2, partitions: [sum(0, 1, 10, crc)] });
+      conn.call(MapperEnd, { shuffleId: 1, mapId, attemptId, numMappers: 2, partitions: [sum(0, 1, 10, crc)], epochs: [] });
     expect(await end(0, 1, 111)).toEqual({ winner: true, allMappersEnded: false });
     expect(await end(0, 0, 222)).toEqual({ winner: false, allMappersEnded: false });
     expect(await end(0, 1, 111)).toEqual({ winner: true, allMappersEnded: false });
@@ -44,7 +44,8 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
     await expect(lm.mapperEnd({ shuffleId: 2, mapId: 0, attemptId: 0, numMappers: 3, partitions: [] })).rejects.toMatchObject(bad);
     await expect(lm.mapperEnd({ shuffleId: 2, mapId: 2, attemptId: 0, numMappers: 2, partitions: [] })).rejects.toMatchObject(bad);
     await expect(lm.mapperEnd({ shuffleId: 2, mapId: 0, attemptId: 0, numMappers: 2, partitions: [sum(2, 1, 1, 1)] })).rejects.toMatchObject(bad);
-    await expect(lm.mapperEnd({ shuffleId: 77, mapId: 0, attemptId: 0, numMappers: 2, partitions: [] })).rejects.toMatchObject({
+    // Data pushed to a shuffle nobody registered is not ours.
+    await expect(lm.mapperEnd({ shuffleId: 77, mapId: 0, attemptId: 0, numMappers: 2, partitions: [sum(0, 1, 1, 1)] })).rejects.toMatchObject({
       code: ErrorCodes.UNKNOWN_SHUFFLE,
     });
     // None of the refused ends counted.
@@ -117,7 +118,7 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
     const l1 = locations[1]!;
     env.cluster.workerByKey(addressKey(l1.primary)).failCommitFiles.add(fileKey({ partitionId: 1, epoch: 0, mode: Mode.Primary }));
     env.cluster.workerByKey(addressKey(l1.replica!)).failCommitFiles.add(fileKey({ partitionId: 1, epoch: 0, mode: Mode.Replica }));
-    await lm.mapperEnd({ shuffleId: 5, mapId: 0, attemptId: 0, numMappers: 1, partitions: [] });
+    await lm.mapperEnd({ shuffleId: 5, mapId: 0, attemptId: 0, numMappers: 1, partitions: [0, 1, 2].map((p) => sum(p, 1, 1, 1)), epochs: [0, 1, 2].map((p) => ({ partitionId: p, epoch: 0 })) });
     const group = await lm.getReducerFileGroup(5, 0, 3);
     const [g0, g1, g2] = group.partitions;
     expect(g0!.lost).toBe(false);
@@ -128,12 +129,35 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
     expect(g2!.files).toHaveLength(2);
   });
 
+  it('an epoch no winner acknowledged data in is not lost when no copy of it commits', async () => {
+    const lm = await env.start({ replicate: false });
+    const [e0] = await lm.registerShuffle(17, 2, 1);
+    const [revived] = await lm.revive(17, [{ partitionId: 0, epoch: 0, mapId: 0, attemptId: 0, cause: PushStatus.SOFT_SPLIT }]);
+    const e1 = revived!.location!;
+    expect(addressKey(e1.primary)).not.toBe(addressKey(e0!.primary));
+    env.cluster.workerByKey(addressKey(e1.primary)).failCommit = true;
+    // Both maps' batches landed in epoch 0; epoch 1 was opened by a split and got nothing.
+    await lm.mapperEnd({ shuffleId: 17, mapId: 0, attemptId: 0, numMappers: 2, partitions: [sum(0, 2, 20, 3)], epochs: [{ partitionId: 0, epoch: 0 }] });
+    await lm.mapperEnd({ shuffleId: 17, mapId: 1, attemptId: 0, numMappers: 2, partitions: [], epochs: [] });
+    const [g] = (await lm.getReducerFileGroup(17, 0, 1)).partitions;
+    expect(g!.lost).toBe(false);
+    expect(g!.files.map((f) => f.epoch)).toEqual([0]);
+    // The same failure loses data when a winner's batches landed in epoch 1.
+    const lm2 = await env.start({ replicate: false });
+    await lm2.registerShuffle(18, 1, 1);
+    const [moved] = await lm2.revive(18, [{ partitionId: 0, epoch: 0, mapId: 0, attemptId: 0, cause: PushStatus.SOFT_SPLIT }]);
+    for (const w of env.cluster.workers) w.failCommit = addressKey(w.address) === addressKey(moved!.location!.primary);
+    await lm2.mapperEnd({ shuffleId: 18, mapId: 0, attemptId: 0, numMappers: 1, partitions: [sum(0, 2, 20, 3)], epochs: [0, 1].map((epoch) => ({ partitionId: 0, epoch })) });
+    expect((await lm2.getReducerFileGroup(18, 0, 1)).partitions[0]!.lost).toBe(true);
+  });
+
   it('counts every file of a worker that fails to answer the commit as not committed', async () => {
     const lm = await env.start();
     const locations = await lm.registerShuffle(6, 1, 6);
     const dead = env.cluster.workers[0]!;
     dead.failCommit = true;
-    await lm.mapperEnd({ shuffleId: 6, mapId: 0, attemptId: 0, numMappers: 1, partitions: [] });
+    const everywhere = (n: number) => ({ partitions: Array.from({ length: n }, (_, p) => sum(p, 1, 1, 1)), epochs: Array.from({ length: n }, (_, p) => ({ partitionId: p, epoch: 0 })) });
+    await lm.mapperEnd({ shuffleId: 6, mapId: 0, attemptId: 0, numMappers: 1, ...everywhere(6) });
     const group = await lm.getReducerFileGroup(6, 0, 6);
     for (const [p, g] of group.partitions.entries()) {
       const l = locations[p]!;
@@ -145,10 +169,23 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
     // Without replication the same failure loses data.
     const lm2 = await env.start({ replicate: false });
     const single = await lm2.registerShuffle(7, 1, 3);
-    await lm2.mapperEnd({ shuffleId: 7, mapId: 0, attemptId: 0, numMappers: 1, partitions: [] });
+    await lm2.mapperEnd({ shuffleId: 7, mapId: 0, attemptId: 0, numMappers: 1, ...everywhere(3) });
     const g7 = await lm2.getReducerFileGroup(7, 0, 3);
     expect(g7.partitions.map((g) => g.lost)).toEqual(single.map((l) => addressKey(l.primary) === dead.key));
     expect(g7.partitions.some((g) => g.lost)).toBe(true);
+  });
+
+  it('does not wait out the commit retry bound for a gone worker whose every epoch has a committed copy elsewhere', async () => {
+    const lm = await env.start({ commitRetryMs: 30_000, rpcTimeoutMs: 2000 });
+    await lm.registerShuffle(16, 1, 6);
+    const gone = env.cluster.workers[0]!.key;
+    await env.cluster.workers[0]!.close();
+    const t0 = Date.now();
+    await lm.mapperEnd({ shuffleId: 16, mapId: 0, attemptId: 0, numMappers: 1, partitions: [] });
+    const group = await lm.getReducerFileGroup(16, 0, 6);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(group.partitions.every((g) => !g.lost && g.files.length >= 1)).toBe(true);
+    expect(group.partitions.flatMap((g) => g.files).every((f) => addressKey(f.address) !== gone)).toBe(true);
   });
 
   it('makes reducers wait for the stage end, and times out with a retriable STAGE_NOT_ENDED', async () => {
@@ -172,6 +209,38 @@ describe('LifecycleManager map ends, commit and reducer file groups', () => {
     const group = await waiting;
     expect(group.mapAttempts).toEqual([0, 0]);
     expect(group.partitions[0]!.expected).toEqual([{ mapId: 0, batches: 1, bytes: 8, crc: 8 }]);
+  });
+
+  it('counts the end of a map that pushed nothing before any push registered the shuffle', async () => {
+    const lm = await env.start();
+    const conn = env.closer.addConnection(await connectClient(lm.address, APP));
+    const end = (mapId: number, partitions: ReturnType<typeof sum>[] = []) => conn.call(MapperEnd, { shuffleId: 14, mapId, attemptId: 0, numMappers: 3, partitions, epochs: [] });
+    expect(await end(0)).toEqual({ winner: true, allMappersEnded: false });
+    expect(await end(0)).toEqual({ winner: true, allMappersEnded: false });
+    await expect(conn.call(MapperEnd, { shuffleId: 14, mapId: 1, attemptId: 0, numMappers: 4, partitions: [], epochs: [] })).rejects.toMatchObject({ code: ErrorCodes.INVALID_REQUEST });
+    // The first push registers the shuffle; the early end counts towards the stage end.
+    await conn.call(RegisterShuffle, { shuffleId: 14, numMappers: 3, numPartitions: 2 });
+    expect(await end(1, [sum(1, 2, 20, 7)])).toEqual({ winner: true, allMappersEnded: false });
+    expect(await end(2)).toEqual({ winner: true, allMappersEnded: true });
+    const group = await lm.getReducerFileGroup(14, 0, 2);
+    expect(group.mapAttempts).toEqual([0, 0, 0]);
+    expect(group.partitions.map((p) => p.expected)).toEqual([[], [{ mapId: 1, batches: 2, bytes: 20, crc: 7 }]]);
+    expect(group.partitions.every((p) => !p.lost)).toBe(true);
+  });
+
+  it('a stage whose every map pushed nothing ends without registering: every partition is empty', async () => {
+    const lm = await env.start();
+    const waiting = lm.getReducerFileGroup(15, 0, 1).catch((e: unknown) => e);
+    await lm.mapperEnd({ shuffleId: 15, mapId: 1, attemptId: 3, numMappers: 2, partitions: [] });
+    const conn = env.closer.addConnection(await connectClient(lm.address, APP));
+    const answer = conn.call(GetReducerFileGroup, { shuffleId: 15, startPartition: 5, endPartition: 9 });
+    expect(await lm.mapperEnd({ shuffleId: 15, mapId: 0, attemptId: 0, numMappers: 2, partitions: [] })).toEqual({ winner: true, allMappersEnded: true });
+    expect(await answer).toEqual({ mapAttempts: [0, 3], partitions: [] });
+    // A reader that asked before the first map ended was answered unknown (nothing had ended then).
+    expect(await waiting).toMatchObject({ code: ErrorCodes.UNKNOWN_SHUFFLE });
+    expect(env.cluster.master.requestSlots).toEqual([]);
+    await lm.unregisterShuffle(15);
+    await expect(lm.getReducerFileGroup(15, 0, 1)).rejects.toMatchObject({ code: ErrorCodes.UNKNOWN_SHUFFLE });
   });
 
   it('answers UNKNOWN_SHUFFLE for a shuffle it does not know', async () => {

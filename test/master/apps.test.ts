@@ -13,7 +13,7 @@ describe('applications and shuffle expiry', () => {
     await alive.slots(7, 1);
     every(40, () => alive.heartbeat([7]));
     w.activeShuffleKeys = ['app_1-0', 'app_1-1', 'app_2-7'];
-    expect(await w.heartbeat()).toEqual({ registered: true, expiredShuffleKeys: [] });
+    expect(await w.heartbeat()).toEqual({ registered: true, expiredShuffleKeys: [], expiredAppIds: [] });
     expect(m.status().applications.map((a) => [a.appId, a.shuffles])).toEqual([
       ['app_1', [0, 1]],
       ['app_2', [7]],

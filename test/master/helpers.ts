@@ -41,13 +41,14 @@ export function every(ms: number, f: () => unknown): void {
   timers.push(t);
 }
 
+/** A master on port 0; without a secret it runs insecure (these tests are not about authentication). */
 export async function master(options: MasterOptions = {}): Promise<MasterHandle> {
-  const m = await startMaster(options);
+  const m = await startMaster(options.authSecret ? options : { insecure: true, ...options });
   masters.push(m);
   return m;
 }
 
-export async function client(m: MasterHandle, role: number = Role.Worker, extra: { token?: string; appId?: string } = {}): Promise<Connection> {
+export async function client(m: MasterHandle, role: number = Role.Worker, extra: { key?: string; appId?: string } = {}): Promise<Connection> {
   const c = await connect(m.address, { role: role as Role, ...extra });
   conns.push(c);
   return c;
@@ -61,6 +62,7 @@ export function disk(freeBytes = 1e12, healthy = true, path = '/data/0'): DiskIn
 export class FakeWorker {
   readonly address: Address;
   activeShuffleKeys: string[] = [];
+  essAppIds: string[] = [];
   disks: DiskInfo[] = [disk()];
   shuttingDown = false;
 
@@ -79,12 +81,13 @@ export class FakeWorker {
     return this.conn.call(RegisterWorker, { address: this.address, disks: this.disks });
   }
 
-  heartbeat(): Promise<{ registered: boolean; expiredShuffleKeys: string[] }> {
+  heartbeat(): Promise<{ registered: boolean; expiredShuffleKeys: string[]; expiredAppIds: string[] }> {
     return this.conn.call(WorkerHeartbeat, {
       address: this.address,
       disks: this.disks,
       activeShuffleKeys: this.activeShuffleKeys,
       shuttingDown: this.shuttingDown,
+      essAppIds: this.essAppIds,
     });
   }
 }

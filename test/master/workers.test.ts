@@ -10,7 +10,7 @@ describe('worker registration and liveness', () => {
     expect(await w.register()).toEqual({ heartbeatIntervalMs: 1234 });
     w.disks = [disk(500, true, '/a'), disk(0, false, '/b')];
     w.activeShuffleKeys = ['app_1-0', 'app_1-1'];
-    expect(await w.heartbeat()).toEqual({ registered: true, expiredShuffleKeys: [] });
+    expect(await w.heartbeat()).toEqual({ registered: true, expiredShuffleKeys: [], expiredAppIds: [] });
     const s = m.status();
     expect(s.workers).toHaveLength(1);
     expect(s.workers[0]).toMatchObject({
@@ -33,7 +33,7 @@ describe('worker registration and liveness', () => {
     await workers(m, '127.0.0.1:1001');
     const stranger = new FakeWorker(conn, '127.0.0.9:1009');
     stranger.activeShuffleKeys = ['x-1'];
-    expect(await stranger.heartbeat()).toEqual({ registered: false, expiredShuffleKeys: [] });
+    expect(await stranger.heartbeat()).toEqual({ registered: false, expiredShuffleKeys: [], expiredAppIds: [] });
     expect(m.status().workers.map((x) => x.address)).toEqual(['127.0.0.1:1001']);
     await stranger.register();
     expect((await stranger.heartbeat()).registered).toBe(true);
@@ -69,7 +69,7 @@ describe('worker registration and liveness', () => {
     await expect(lm.slots(2, 1, true)).rejects.toMatchObject({ code: ErrorCodes.SLOTS_UNAVAILABLE, retriable: true });
 
     // Heartbeating again is not enough: the worker must re-register.
-    expect(await b.heartbeat()).toEqual({ registered: false, expiredShuffleKeys: [] });
+    expect(await b.heartbeat()).toEqual({ registered: false, expiredShuffleKeys: [], expiredAppIds: [] });
     expect((await lm.slots(3, 2)).slots.every((s) => keyOf(s.primary) === a.key)).toBe(true);
     await b.register();
     expect(await b.heartbeat()).toMatchObject({ registered: true });

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { ErrorCodes, GetStatus, Role, parseAddress } from '../../src/protocol/index.js';
 import { connect } from '../../src/transport/index.js';
+import { clusterSecurity } from '../security/fixture.js';
 import { SERVER, cleanup, run, server, tempDir } from './helpers.js';
 
 afterEach(cleanup);
@@ -29,7 +30,8 @@ describe('dist/server.js bind and advertise', () => {
     const { ready } = await server('master', ['--host', '0.0.0.0', '--advertise-host', '127.0.0.1', '--port', '0', '--http-port', '0']);
     expect(String(ready.master)).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(String(ready.http)).toMatch(/^127\.0\.0\.1:\d+$/);
-    const conn = await connect(parseAddress(String(ready.master)), { role: Role.Admin });
+    const { authSecret, tls } = clusterSecurity();
+    const conn = await connect(parseAddress(String(ready.master)), { role: Role.Admin, key: authSecret, tls });
     try {
       const status = JSON.parse((await conn.call(GetStatus, {})).json.toString()) as { address: string };
       expect(status.address).toBe(ready.master);

@@ -9,6 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { LifecycleManager, ShuffleClient } from '../../dist/index.js';
+import { appKey, testCaOnly, testTlsFiles } from '../security/fixture.js';
 import { CLI, cleanup, get, run, server, tempDir } from './helpers.js';
 
 afterEach(cleanup);
@@ -97,13 +98,13 @@ describe('worker restart', () => {
     const port = workerAddress.split(':')[1]!;
 
     const appId = `restart-${process.pid}`;
-    const lm = await LifecycleManager.start({ appId, master: masterAddress, replicate: false });
+    const lm = await LifecycleManager.start({ appId, master: masterAddress, replicate: false, authToken: appKey(appId), tls: testTlsFiles() });
     try {
       const maps = 3;
       const partitions = 4;
       // pushed[p]: every payload sent to partition p, as hex, to compare as a multiset.
       const pushed: string[][] = Array.from({ length: partitions }, () => []);
-      const writer = await ShuffleClient.connect({ appId, lifecycleManager: lm.address });
+      const writer = await ShuffleClient.connect({ appId, lifecycleManager: lm.address, authToken: appKey(appId), tls: testCaOnly() });
       for (let map = 0; map < maps; map++) {
         for (let i = 0; i < 20; i++) {
           const p = (map + i) % partitions;
@@ -140,7 +141,7 @@ describe('worker restart', () => {
       const w2 = await server('worker', ['--master', masterAddress, '--data-dirs', dir, '--port', port, '--chunk-size', '64k']);
       expect(w2.ready.worker).toBe(workerAddress);
 
-      const reader = await ShuffleClient.connect({ appId, lifecycleManager: lm.address });
+      const reader = await ShuffleClient.connect({ appId, lifecycleManager: lm.address, authToken: appKey(appId), tls: testCaOnly() });
       try {
         expect(await readAll(reader)).toEqual(first);
       } finally {

@@ -150,8 +150,9 @@ describe('standalone cluster from dist/server.js', () => {
     const dir = await tempDir('ragged');
     await writeFile(join(dir, 'bad.dat'), randomBytes(RECORD * 3 + 7));
     const r = await run([CLI, 'terasort', '--input', dir, '--master', master], 30_000);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('is not a whole number of 100-byte records');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('BRAID_ERR_INPUT');
+    expect(r.stderr).toContain('not a whole number of 100-byte records');
   });
 
   test('SIGINT stops the standalone cleanly and removes its temporary data directory', async () => {

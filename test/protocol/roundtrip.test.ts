@@ -44,7 +44,7 @@ describe('frame round trip', () => {
       .map(Number)
       .sort((a, b) => a - b);
     expect(ids).toEqual(Object.values(MessageType).sort((a, b) => a - b));
-    expect(ids).toHaveLength(14);
+    expect(ids).toHaveLength(16);
     expect(FRAME_SAMPLES.map((m) => m.type)).toEqual(ids);
     for (const id of ids) expect(MESSAGES[id as MessageType].type).toBe(id);
   });
@@ -133,7 +133,7 @@ describe('frame round trip', () => {
   });
 
   it('rejects unknown frame types with BRAID_ERR_UNKNOWN_MESSAGE', () => {
-    for (const type of [0, 15, 99, 255]) {
+    for (const type of [0, 17, 99, 255]) {
       expectProtocolError(() => decodeMessage(type, Buffer.alloc(0), Buffer.alloc(0)), ErrorCodes.UNKNOWN_MESSAGE);
     }
   });

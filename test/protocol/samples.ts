@@ -119,8 +119,8 @@ const registerShuffleResponse = {
 
 /** One realistic message of every frame type, in type-id order. */
 export const FRAME_SAMPLES: readonly Message[] = [
-  { type: MessageType.Handshake, version: PROTOCOL_VERSION, role: Role.Client, appId: 'app-20240611-0007', token: 's3cr3t-tøken-🔑' },
-  { type: MessageType.HandshakeAck, version: PROTOCOL_VERSION, role: Role.Worker, ok: true, code: '', message: '', heartbeatIntervalMs: 30_000 },
+  { type: MessageType.Handshake, version: PROTOCOL_VERSION, role: Role.Client, appId: 'app-20240611-0007-🔑', nonce: Buffer.alloc(32, 0xa5) },
+  { type: MessageType.HandshakeAck, version: PROTOCOL_VERSION, role: Role.Worker, ok: true, code: '', message: '', heartbeatIntervalMs: 30_000, proof: Buffer.alloc(32, 0x3c) },
   { type: MessageType.RpcRequest, requestId: 42, method: RegisterShuffle.id, body: encodeValue(RegisterShuffle.request, registerShuffleRequest) },
   { type: MessageType.RpcResponse, requestId: 42, method: RegisterShuffle.id, body: encodeValue(RegisterShuffle.response, registerShuffleResponse) },
   {
@@ -166,11 +166,13 @@ export const FRAME_SAMPLES: readonly Message[] = [
     retriable: true,
   },
   { type: MessageType.Heartbeat, pong: false },
+  { type: MessageType.HandshakeChallenge, version: PROTOCOL_VERSION, role: Role.Master, auth: true, nonce: Buffer.alloc(32, 0x5a) },
+  { type: MessageType.HandshakeProof, proof: Buffer.alloc(32, 0xc3) },
 ];
 
 /** Edge cases on top of FRAME_SAMPLES: empty bodies, empty strings and arrays, extremes. */
 export const EDGE_FRAME_SAMPLES: readonly Message[] = [
-  { type: MessageType.Handshake, version: 255, role: Role.Admin, appId: '', token: '' },
+  { type: MessageType.Handshake, version: 255, role: Role.Admin, appId: '', nonce: Buffer.alloc(0) },
   {
     type: MessageType.HandshakeAck,
     version: PROTOCOL_VERSION,
@@ -179,7 +181,10 @@ export const EDGE_FRAME_SAMPLES: readonly Message[] = [
     code: ErrorCodes.AUTH,
     message: 'authentication failed for «app-9»',
     heartbeatIntervalMs: 0,
+    proof: Buffer.alloc(0),
   },
+  { type: MessageType.HandshakeChallenge, version: 0, role: 0, auth: false, nonce: Buffer.alloc(0) },
+  { type: MessageType.HandshakeProof, proof: Buffer.alloc(0) },
   // A body-carrying frame whose body is empty (GetStatus has an empty request).
   { type: MessageType.RpcRequest, requestId: 0, method: GetStatus.id, body: Buffer.alloc(0) },
   { type: MessageType.PushResponse, requestId: 0, statuses: Buffer.alloc(0) },
@@ -240,12 +245,12 @@ export const CONTROL_SAMPLES: readonly ControlSample[] = [
   control(
     WorkerHeartbeat,
     [
-      { address: worker1, disks, activeShuffleKeys: ['app-1-0', 'app-1-3', 'приложение-7'], shuttingDown: false },
-      { address: worker2, disks: [], activeShuffleKeys: [], shuttingDown: true },
+      { address: worker1, disks, activeShuffleKeys: ['app-1-0', 'app-1-3', 'приложение-7'], shuttingDown: false, essAppIds: ['spark-1', 'приложение'] },
+      { address: worker2, disks: [], activeShuffleKeys: [], shuttingDown: true, essAppIds: [] },
     ],
     [
-      { registered: true, expiredShuffleKeys: [] },
-      { registered: false, expiredShuffleKeys: ['app-0-1', '应用-2'] },
+      { registered: true, expiredShuffleKeys: [], expiredAppIds: [] },
+      { registered: false, expiredShuffleKeys: ['app-0-1', '应用-2'], expiredAppIds: ['spark-1'] },
     ],
   ),
   control(
@@ -350,8 +355,12 @@ export const CONTROL_SAMPLES: readonly ControlSample[] = [
           { partitionId: 0, batches: 12, bytes: 3 * 2 ** 30, crc: 0xdead_beef },
           { partitionId: 1, batches: 0, bytes: 0, crc: 0 },
         ],
+        epochs: [
+          { partitionId: 0, epoch: 0 },
+          { partitionId: 0, epoch: 3 },
+        ],
       },
-      { shuffleId: 3, mapId: 8, attemptId: 0, numMappers: 400, partitions: [] },
+      { shuffleId: 3, mapId: 8, attemptId: 0, numMappers: 400, partitions: [], epochs: [] },
     ],
     [
       { winner: true, allMappersEnded: false },

@@ -38,17 +38,24 @@ describe('DataDirs', () => {
     expect(dirs.find(join(tmp.path, 'elsewhere'))).toBeUndefined();
   });
 
-  it('skips directories at their reserve, counting bytes handed out since the last refresh', async () => {
+  it('skips directories at their reserve, counting bytes accepted and written since the last refresh', async () => {
     const free = (await statfs(tmp.path)).bavail * (await statfs(tmp.path)).bsize;
     // Reserve leaves 1 GiB above it; other processes will not eat that during the test.
     const dirs = await DataDirs.open(paths, { reserveBytes: free - GiB });
     const [a, b, c] = dirs.all;
-    a.noteAllocated(2 * GiB);
+    a.noteBuffered(GiB);
     expect(dirs.belowReserve(a)).toBe(true);
+    a.noteWritten(GiB);
+    a.noteBuffered(GiB);
+    expect(dirs.wouldExceedReserve(a, 1)).toBe(true);
+    expect(dirs.wouldExceedReserve(b, GiB / 2)).toBe(false);
+    expect(dirs.wouldExceedReserve(b, 2 * GiB)).toBe(true);
     expect(dirs.belowReserve(b)).toBe(false);
     const picked = Array.from({ length: 4 }, () => dirs.pick());
     expect(picked).toEqual([b, c, b, c]);
-    await dirs.refresh(); // statfs again: the 2 GiB were never written
+    await dirs.refresh(); // statfs again: the GiB "written" never was, but the buffered GiB still counts
+    expect(dirs.belowReserve(a)).toBe(true);
+    a.noteWritten(GiB, false); // dropped, never to be written
     expect(dirs.belowReserve(a)).toBe(false);
     expect(dirs.status()[0].freeBytes).toBeGreaterThan(free - GiB);
   });

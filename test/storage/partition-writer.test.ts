@@ -131,37 +131,51 @@ describe('PartitionWriter', () => {
     expect(dirs.all[0].healthy).toBe(true);
   });
 
-  it('turns a failed write into WRITE_FAILED, fails the writer and the directory, and balances memory', async () => {
-    const memory = new CountingMemory();
-    const dir = dirs.pick();
-    // The writer's path is a link to /dev/full: every write fails with ENOSPC.
+  /** A writer whose file is a link to /dev/full: every write to it fails with ENOSPC. */
+  async function onFullDisk(memory: CountingMemory, relocate?: (bytes: number, tried: ReadonlySet<unknown>) => ReturnType<DataDirs['pick']> | undefined) {
+    const dir = dirs.all[0]!;
     const shuffle = join(dir.path, 'app-1', '3');
     await mkdir(shuffle, { recursive: true });
     await symlink('/dev/full', join(shuffle, '9-1-replica'));
-    const w = await PartitionWriter.create({
-      dir,
-      appId: 'app-1',
-      shuffleId: 3,
-      partitionId: 9,
-      epoch: 1,
-      mode: Mode.Replica,
-      flushThreshold: 1024,
-      memory,
-      overwrite: true,
-    });
+    const w = await PartitionWriter.create({ dir, appId: 'app-1', shuffleId: 3, partitionId: 9, epoch: 1, mode: Mode.Replica, flushThreshold: 1024, memory, overwrite: true, relocate });
+    return { dir, w };
+  }
+
+  it('keeps what a failed write held; with nowhere to move it, the commit fails WRITE_FAILED and memory balances', async () => {
+    const memory = new CountingMemory();
+    const { dir, w } = await onFullDisk(memory);
     w.append(makeBatch(1, 0, 0, 2000, 1));
-    const err = await w.flush().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(isBraidError(err, ErrorCodes.WRITE_FAILED)).toBe(true);
-    expect(() => w.append(makeBatch(1, 0, 1, 10, 1))).toThrowError(expect.objectContaining({ code: ErrorCodes.WRITE_FAILED }));
+    await w.flush();
+    // Acknowledged data is not dropped at the failed write: it stays in memory, and the file takes no more pushes.
+    expect(w.degraded).toBe(true);
+    expect(w.bytesBuffered).toBe(2016);
+    expect(memory.held).toBe(2016);
+    // The disk is full, not broken.
+    expect(dir.healthy).toBe(true);
+    expect(dir.freeBytes).toBe(0);
     await expect(w.commit()).rejects.toMatchObject({ code: ErrorCodes.WRITE_FAILED });
     expect(() => w.append(makeBatch(1, 0, 2, 10, 1))).toThrowError(expect.objectContaining({ code: ErrorCodes.WRITE_FAILED }));
-    expect(dir.healthy).toBe(false);
     expect(memory.held).toBe(0);
     await w.destroy();
     expect(memory.held).toBe(0);
+  });
+
+  it('moves the file to another directory after a failed write, with every appended byte, and commits there', async () => {
+    const two = await DataDirs.open([join(tmp.path, 'd0'), join(tmp.path, 'd1')], { reserveBytes: 0 });
+    dirs = two;
+    const memory = new CountingMemory();
+    const { w } = await onFullDisk(memory, (bytes, tried) => two.pickFor(bytes, tried as ReadonlySet<ReturnType<DataDirs['pick']>>));
+    const batches = [makeBatch(1, 0, 0, 3000, 1), makeBatch(2, 0, 0, 500, 2), makeBatch(1, 0, 1, 4000, 3)];
+    w.append(batches[0]!);
+    w.append(batches[1]!);
+    await w.flush();
+    w.append(batches[2]!);
+    const c = await w.commit();
+    expect(c.path).toBe(join(two.all[1]!.path, 'app-1', '3', '9-1-replica'));
+    expect(c.bytes).toBe(Buffer.concat(batches).length);
+    expect((await readFile(c.path)).equals(Buffer.concat(batches))).toBe(true);
+    expect(memory.held).toBe(0);
+    await w.destroy();
   });
 
   it('checks its options', async () => {

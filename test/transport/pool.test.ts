@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { describe, expect, test } from 'vitest';
 import { ErrorCodes, GetStatus, MessageType, Role, type Address } from '../../src/protocol/index.js';
 import { ConnectionPool, RpcRouter, type Connection, type TransportServer } from '../../src/transport/index.js';
-import { ackFrame, closedWith, failure, settle, sleep, useTransportHarness, waitFor } from './harness.js';
+import { closedWith, failure, settle, sleep, useTransportHarness, waitFor } from './harness.js';
 
 const h = useTransportHarness();
 
@@ -96,7 +96,7 @@ describe('ConnectionPool', () => {
     // The first connection is never acked (its connect times out); the second is acked at once.
     const rs = await h.rawServer((peer) => {
       if (rs.peers.length === 1) return;
-      void peer.next(MessageType.Handshake).then(() => peer.send(ackFrame()), () => undefined);
+      void peer.serveHandshake().catch(() => undefined);
     });
     const pool = new ConnectionPool({ role: Role.Client, appId: 'app', connectTimeoutMs: 300 });
     h.defer(() => pool.close());
@@ -115,7 +115,7 @@ describe('ConnectionPool', () => {
   test('a peer found dead is suspect for deadPeerBackoffMs: get() fails fast, evenIfSuspect still connects, then it is tried again', async () => {
     // The server acks every handshake, then says nothing more: the pool's connection dies of silence.
     const rs = await h.rawServer((peer) => {
-      void peer.next(MessageType.Handshake).then(() => peer.send(ackFrame({ heartbeatIntervalMs: 50 })), () => undefined);
+      void peer.serveHandshake({ heartbeatIntervalMs: 50 }).catch(() => undefined);
     });
     const pool = new ConnectionPool({ role: Role.Client, appId: 'app', deadPeerBackoffMs: 600, connection: { heartbeatIntervalMs: 50, deadPeerTimeoutMs: 200 } });
     h.defer(() => pool.close());

@@ -16,8 +16,9 @@ test('a decommissioned worker takes no new work, serves commits and reads, and s
   const kept = batch({ mapId: 0, attemptId: 0, batchId: 0 }, 1000);
   expect(await pushData(client, KEY, 0, kept)).toBe(PushStatus.SUCCESS);
 
-  // Only an admin connection may ask for it.
-  await rejectsWith(client.call(DecommissionWorker, {}), ErrorCodes.INVALID_REQUEST);
+  // Only an admin connection may ask for it (the access table).
+  await rejectsWith(client.call(DecommissionWorker, {}), ErrorCodes.FORBIDDEN);
+  await rejectsWith(lm.call(DecommissionWorker, {}), ErrorCodes.FORBIDDEN);
   const admin = await open(w.address, Role.Admin, '');
   const answer = JSON.parse((await admin.call(DecommissionWorker, {})).json.toString()) as Record<string, unknown>;
   expect(answer).toMatchObject({ state: 'decommissioning', shuttingDown: true, waitingFor: { what: 'shuffles', shuffles: [{ key: KEY, files: 2, uncommitted: 2 }] } });

@@ -35,7 +35,7 @@ async function fakeMaster() {
     })
     .on(WorkerHeartbeat, (req) => {
       state.beats.push({ address: req.address, activeShuffleKeys: req.activeShuffleKeys, shuttingDown: req.shuttingDown });
-      return { registered: state.known, expiredShuffleKeys: state.expired };
+      return { registered: state.known, expiredShuffleKeys: state.expired, expiredAppIds: [] };
     });
   const server = await TransportServer.listen({
     role: Role.Master,
@@ -108,7 +108,7 @@ test('a master that is down at start does not stop the worker; it registers once
       state.registrations.push(req.address);
       return { heartbeatIntervalMs: 100 };
     })
-    .on(WorkerHeartbeat, () => ({ registered: true, expiredShuffleKeys: [] }));
+    .on(WorkerHeartbeat, () => ({ registered: true, expiredShuffleKeys: [], expiredAppIds: [] }));
   const again = await TransportServer.listen({
     role: Role.Master,
     port: address.port,

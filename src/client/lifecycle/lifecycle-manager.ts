@@ -12,6 +12,7 @@ import {
   asBraidError,
   messageName,
   type Address,
+  type EpochRef,
   type PartitionGroup,
   type PartitionLocation,
   type PartitionSum,
@@ -21,18 +22,19 @@ import {
   ConnectionPool,
   TransportServer,
   advertisedHost,
+  applicationAuth,
   clientLiveness,
   isLoopback,
   localAddressTowards,
   serverLiveness,
-  tokenAuthenticator,
 } from '../../transport/index.js';
 import { Committer } from './committer.js';
+import { EarlyMapEnds } from './early-map-ends.js';
 import { FetchFailureTracker, type FetchFailureAnswer, type FetchFailureReport } from './fetch-failure-tracker.js';
 import { resolveLifecycleOptions, type LifecycleManagerOptions, type ResolvedLifecycleManagerOptions } from './options.js';
 import { Reviver, type ReviveRequest, type ReviveResult } from './reviver.js';
 import { lifecycleRouter } from './rpc-service.js';
-import { ShuffleState, type StageResult } from './shuffle-state.js';
+import { ShuffleState, type MapOutputs, type StageResult } from './shuffle-state.js';
 import { SlotReserver } from './slot-reserver.js';
 
 
@@ -46,6 +48,8 @@ export interface MapperEndRequest {
   attemptId: number;
   numMappers: number;
   partitions: PartitionSum[];
+  /** Where the attempt's acknowledged batches landed; without it any epoch of a partition it pushed to may hold them. */
+  epochs?: EpochRef[];
 }
 
 export interface MapperEndResponse {
@@ -76,6 +80,8 @@ export class LifecycleManager {
   private readonly log: Logger;
   private readonly masterUnreachable: Episode;
   private readonly shuffles = new Map<number, ShuffleState>();
+  /** Map ends that came before any push registered their shuffle (maps with no records). */
+  private readonly early = new EarlyMapEnds();
   private readonly pool: ConnectionPool;
   private readonly reserver: SlotReserver;
   private readonly reviver: Reviver;
@@ -91,7 +97,8 @@ export class LifecycleManager {
     this.pool = new ConnectionPool({
       role: Role.LifecycleManager,
       appId: options.appId,
-      token: options.authToken,
+      key: options.authToken,
+      tls: options.tls,
       deadPeerBackoffMs: options.deadPeerBackoffMs,
       ...clientLiveness(options, options.rpcTimeoutMs),
     });
@@ -117,7 +124,10 @@ export class LifecycleManager {
       port: lm.options.port,
       connection: serverLiveness(o),
       role: Role.LifecycleManager,
-      authenticate: tokenAuthenticator(lm.options.authToken),
+      // Its callers are the application's tasks.
+      roles: [Role.Client],
+      auth: lm.options.authToken === '' ? undefined : applicationAuth(lm.appId, lm.options.authToken),
+      tls: lm.options.tls,
       onRequest(message, conn) {
         if (message.type === MessageType.RpcRequest) router.dispatch(message, conn);
         else conn.close(new ProtocolError(`${messageName(message.type)} is not served by a lifecycle manager`));
@@ -161,7 +171,7 @@ export class LifecycleManager {
     requireU32('numPartitions', numPartitions, 1);
     let state = this.shuffles.get(shuffleId);
     if (state === undefined) {
-      state = new ShuffleState(shuffleId, numMappers, numPartitions);
+      state = new ShuffleState(shuffleId, numMappers, numPartitions, this.early.take(shuffleId, numMappers));
       this.shuffles.set(shuffleId, state);
       state.ready = this.allocateFirstEpochs(state);
     } else if (state.numMappers !== numMappers || state.numPartitions !== numPartitions) {
@@ -181,8 +191,11 @@ export class LifecycleManager {
     try {
       locations = await this.reserver.allocate(state.shuffleId, targets);
     } catch (err) {
-      // Forget the failed registration so that a later call tries again.
-      if (this.shuffles.get(state.shuffleId) === state) this.shuffles.delete(state.shuffleId);
+      // Forget the failed registration so that a later call tries again, with the map ends recorded so far.
+      if (this.shuffles.get(state.shuffleId) === state) {
+        this.shuffles.delete(state.shuffleId);
+        if (state.outputs.ended > 0) this.early.restore(state.shuffleId, state.outputs);
+      }
       state.removed = true;
       throw err;
     }
@@ -208,14 +221,27 @@ export class LifecycleManager {
     return this.reviver.revive(state, requests);
   }
 
-  /** Records the end of a map attempt; the last map to end starts the commit. */
+  /**
+   * Records the end of a map attempt; the last map to end starts the commit.
+   * A map that pushed nothing may end before any push registered the
+   * shuffle: its end is kept until the shuffle registers, and counts.
+   */
   async mapperEnd(req: MapperEndRequest): Promise<MapperEndResponse> {
     this.checkOpen();
+    requireU32('mapId', req.mapId);
+    requireU32('attemptId', req.attemptId);
+    requireU32('numMappers', req.numMappers);
+    // A registration under way settles first; one that failed is forgotten and leaves the ends it took behind.
+    await this.shuffles.get(req.shuffleId)?.ready.catch(() => undefined);
+    if (!this.shuffles.has(req.shuffleId)) {
+      const early = this.early.record(req.shuffleId, req.mapId, req.attemptId, req.numMappers, req.partitions);
+      return { winner: early.winner, allMappersEnded: early.allMappersEnded };
+    }
     const state = await this.readyShuffle(req.shuffleId);
     if (req.numMappers !== state.numMappers) {
       throw new BraidError(ErrorCodes.INVALID_REQUEST, `shuffle ${req.shuffleId} has ${state.numMappers} mappers, MapperEnd says ${req.numMappers}`);
     }
-    const outcome = state.recordMapperEnd(req.mapId, req.attemptId, req.partitions);
+    const outcome = state.recordMapperEnd(req.mapId, req.attemptId, req.partitions, req.epochs);
     if (outcome.stageEnded) {
       this.log.info({ shuffleId: state.shuffleId, maps: state.numMappers }, 'stage ended: every map reported; committing');
       void this.committer.commit(state, state.outputs);
@@ -228,8 +254,7 @@ export class LifecycleManager {
    * files are committed. Fails with STAGE_NOT_ENDED (retriable) after `timeoutMs`.
    */
   async waitForStageEnd(shuffleId: number, timeoutMs = this.options.getReducerFileGroupTimeoutMs): Promise<StageResult> {
-    const state = await this.readyShuffle(shuffleId);
-    const pending = state.outputs.result.promise;
+    const pending = (await this.currentOutputs(shuffleId)).result.promise;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -251,14 +276,17 @@ export class LifecycleManager {
   async getReducerFileGroup(shuffleId: number, startPartition: number, endPartition: number): Promise<ReducerFileGroup> {
     this.checkOpen();
     const state = this.shuffles.get(shuffleId);
-    if (state === undefined) throw unknownShuffle(shuffleId);
-    if (!Number.isInteger(startPartition) || !Number.isInteger(endPartition) || startPartition < 0 || startPartition > endPartition || endPartition > state.numPartitions) {
+    // Not registered, but some maps ended with nothing pushed: the partition count is unknown, and so is every range.
+    const numPartitions = state?.numPartitions ?? (this.early.get(shuffleId) === undefined ? undefined : U32_MAX);
+    if (numPartitions === undefined) throw unknownShuffle(shuffleId);
+    if (!Number.isInteger(startPartition) || !Number.isInteger(endPartition) || startPartition < 0 || startPartition > endPartition || endPartition > numPartitions) {
       throw new BraidError(
         ErrorCodes.INVALID_REQUEST,
-        `partition range [${startPartition}, ${endPartition}) is not within shuffle ${shuffleId}'s ${state.numPartitions} partitions`,
+        `partition range [${startPartition}, ${endPartition}) is not within shuffle ${shuffleId}'s ${numPartitions} partitions`,
       );
     }
     const result = await this.waitForStageEnd(shuffleId);
+    // A stage that pushed nothing has no partitions: every partition of the range is empty.
     return { mapAttempts: result.mapAttempts, partitions: result.partitions.slice(startPartition, endPartition) };
   }
 
@@ -284,6 +312,7 @@ export class LifecycleManager {
     const state = this.shuffles.get(shuffleId);
     this.shuffles.delete(shuffleId);
     this.failures.forget(shuffleId);
+    this.early.forget(shuffleId, unknownShuffle(shuffleId));
     const targets: Address[] = [this.options.master];
     if (state !== undefined) {
       state.removed = true;
@@ -334,6 +363,7 @@ export class LifecycleManager {
     this.reviver.close();
     const err = new BraidError(ErrorCodes.SHUTTING_DOWN, 'lifecycle manager is closed');
     for (const state of this.shuffles.values()) state.outputs.result.reject(err);
+    this.early.clear(err);
     await this.server?.close();
     await this.pool.close();
   }
@@ -350,6 +380,13 @@ export class LifecycleManager {
     } finally {
       this.heartbeatInFlight = false;
     }
+  }
+
+  /** The map outputs of the current stage attempt: of the registered shuffle, or of its map ends so far. */
+  private async currentOutputs(shuffleId: number): Promise<MapOutputs> {
+    const early = this.shuffles.has(shuffleId) ? undefined : this.early.get(shuffleId);
+    if (early !== undefined) return early;
+    return (await this.readyShuffle(shuffleId)).outputs;
   }
 
   private async readyShuffle(shuffleId: number): Promise<ShuffleState> {

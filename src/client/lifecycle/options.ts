@@ -1,4 +1,6 @@
 import { BraidError, ErrorCodes, parseAddress, type Address } from '../../protocol/index.js';
+import { NO_SECRET_HELP } from '../../security/server-security.js';
+import { TlsMaterial, type TlsInput } from '../../security/tls.js';
 import { DEFAULT_LIVENESS, checkLiveness, type Liveness } from '../../transport/index.js';
 
 export interface LifecycleManagerOptions {
@@ -30,14 +32,28 @@ export interface LifecycleManagerOptions {
   reserveRetries?: number;
   /** How long GetReducerFileGroup waits for the stage to end and commit. Default 120000. */
   getReducerFileGroupTimeoutMs?: number;
-  /** Token presented to the master and workers, and required from clients ('' = off). Default ''. */
+  /**
+   * The application's key, applicationKey(secret, appId): proven to the
+   * master and workers, and required from the application's clients.
+   * Required unless `insecure`.
+   */
   authToken?: string;
+  /** Run without authentication (a cluster started with --insecure). Default false. */
+  insecure?: boolean;
+  /** TLS: the CA to check the cluster's certificates, and the certificate and key this manager listens with. */
+  tls?: TlsInput;
   /** Told once per stage attempt when fetch failures reach maxFetchFailures: forget the shuffle's map outputs. */
   onUnregisterAllMapOutput?: (shuffleId: number) => void;
   /** Revive requests arriving within this window share one slot request (0 = same event-loop turn). Default 5. */
   reviveBatchWindowMs?: number;
   /** Timeout of each call to the master or a worker. Default 60000. */
   rpcTimeoutMs?: number;
+  /**
+   * How long the stage-end commit keeps asking a worker that does not answer
+   * (timeouts, lost connections), with backoff, before that worker counts as
+   * gone and its copies as not committed. Default 30000.
+   */
+  commitRetryMs?: number;
   /** An idle connection sends a ping this often. Default 1000. */
   pingIntervalMs?: number;
   /** A connection silent (not even a pong) this long is closed as dead. Default 5000. */
@@ -63,9 +79,12 @@ export interface ResolvedLifecycleManagerOptions {
   reserveRetries: number;
   getReducerFileGroupTimeoutMs: number;
   authToken: string;
+  insecure: boolean;
+  tls: TlsMaterial | undefined;
   onUnregisterAllMapOutput: ((shuffleId: number) => void) | undefined;
   reviveBatchWindowMs: number;
   rpcTimeoutMs: number;
+  commitRetryMs: number;
   pingIntervalMs: number;
   deadPeerTimeoutMs: number;
   connectTimeoutMs: number;
@@ -81,8 +100,10 @@ export const LIFECYCLE_DEFAULTS = {
   reserveRetries: 3,
   getReducerFileGroupTimeoutMs: 120_000,
   authToken: '',
+  insecure: false,
   reviveBatchWindowMs: 5,
   rpcTimeoutMs: 60_000,
+  commitRetryMs: 30_000,
   ...DEFAULT_LIVENESS,
   deadPeerBackoffMs: 10_000,
 } as const;
@@ -137,6 +158,19 @@ function masterAddress(value: unknown): Address {
   throw configError('master', "must be an address or 'host:port'", value);
 }
 
+/** Authentication is on by default: a manager needs its application's key, or an explicit `insecure`. */
+function security(options: LifecycleManagerOptions): { authToken: string; insecure: boolean; tls: TlsMaterial | undefined } {
+  const authToken = string('authToken', options.authToken ?? LIFECYCLE_DEFAULTS.authToken, false);
+  const insecure = boolean('insecure', options.insecure ?? LIFECYCLE_DEFAULTS.insecure);
+  if (authToken === '' && !insecure) {
+    throw new BraidError(ErrorCodes.CONFIG, `options.authToken: a lifecycle manager needs its application's key, applicationKey(secret, appId); ${NO_SECRET_HELP}`);
+  }
+  if (authToken !== '' && insecure) throw new BraidError(ErrorCodes.CONFIG, 'options.insecure contradicts options.authToken; set one of them');
+  const tls = TlsMaterial.resolve(options.tls);
+  if (tls !== undefined && !tls.canServe) throw new BraidError(ErrorCodes.CONFIG, 'options.tls: a lifecycle manager listens, so it needs a certificate and key as well as the CA');
+  return { authToken, insecure, tls };
+}
+
 /** Applies defaults and validates every option; errors are BRAID_ERR_CONFIG naming the option. */
 export function resolveLifecycleOptions(options: LifecycleManagerOptions): ResolvedLifecycleManagerOptions {
   if (typeof options !== 'object' || options === null) throw new BraidError(ErrorCodes.CONFIG, 'options must be an object');
@@ -156,10 +190,11 @@ export function resolveLifecycleOptions(options: LifecycleManagerOptions): Resol
     heartbeatIntervalMs: integer('heartbeatIntervalMs', options.heartbeatIntervalMs ?? d.heartbeatIntervalMs, 1, MAX_TIMER_MS),
     reserveRetries: integer('reserveRetries', options.reserveRetries ?? d.reserveRetries, 0),
     getReducerFileGroupTimeoutMs: integer('getReducerFileGroupTimeoutMs', options.getReducerFileGroupTimeoutMs ?? d.getReducerFileGroupTimeoutMs, 1, MAX_TIMER_MS),
-    authToken: string('authToken', options.authToken ?? d.authToken, false),
+    ...security(options),
     onUnregisterAllMapOutput: callback,
     reviveBatchWindowMs: integer('reviveBatchWindowMs', options.reviveBatchWindowMs ?? d.reviveBatchWindowMs, 0, MAX_TIMER_MS),
     rpcTimeoutMs: integer('rpcTimeoutMs', options.rpcTimeoutMs ?? d.rpcTimeoutMs, 1, MAX_TIMER_MS),
+    commitRetryMs: integer('commitRetryMs', options.commitRetryMs ?? d.commitRetryMs, 0, MAX_TIMER_MS),
     ...liveness(options),
     deadPeerBackoffMs: integer('deadPeerBackoffMs', options.deadPeerBackoffMs ?? d.deadPeerBackoffMs, 0, MAX_TIMER_MS),
   };

@@ -4,6 +4,7 @@ import {
   Mode,
   addressKey,
   type Address,
+  type EpochRef,
   type FileId,
   type MapSum,
   type PartitionLocation,
@@ -73,6 +74,8 @@ export class MapOutputs {
   /** Winning attempt per map, -1 while the map has not ended. */
   readonly winners: Int32Array;
   readonly sums: (PartitionSum[] | undefined)[];
+  /** Per map, the epochs its winner's batches landed in (undefined: not reported, so any epoch may hold them). */
+  readonly epochs: (readonly EpochRef[] | undefined)[];
   ended = 0;
   /** Settles once every map has ended and the files are committed. */
   readonly result = deferred<StageResult>();
@@ -80,10 +83,22 @@ export class MapOutputs {
   constructor(readonly numMappers: number) {
     this.winners = new Int32Array(numMappers).fill(-1);
     this.sums = new Array<PartitionSum[] | undefined>(numMappers);
+    this.epochs = new Array<readonly EpochRef[] | undefined>(numMappers);
   }
 
   get allEnded(): boolean {
     return this.ended === this.numMappers;
+  }
+
+  /** Records a map end (validated by the caller). The first attempt of a map to end wins; the winner may repeat its end (a retried RPC). */
+  record(mapId: number, attemptId: number, partitions: PartitionSum[], epochs?: readonly EpochRef[]): MapperEndOutcome {
+    const current = this.winners[mapId]!;
+    if (current !== -1) return { winner: current === attemptId, allMappersEnded: this.allEnded, stageEnded: false };
+    this.winners[mapId] = attemptId;
+    this.sums[mapId] = partitions;
+    this.epochs[mapId] = epochs !== undefined && epochs.length > 0 ? epochs : undefined;
+    this.ended++;
+    return { winner: true, allMappersEnded: this.allEnded, stageEnded: this.allEnded };
   }
 }
 
@@ -92,6 +107,18 @@ export interface MapperEndOutcome {
   allMappersEnded: boolean;
   /** This call ended the stage: the caller starts the commit. */
   stageEnded: boolean;
+}
+
+/** Where a partition's data is: epochs that acknowledged a winner's batches. */
+export interface PartitionData {
+  readonly epochs: Set<number>;
+  /** Some winner pushed here without saying to which epochs: every epoch may hold data. */
+  anyEpoch: boolean;
+}
+
+/** Where one epoch of a partition holds winners' data. */
+export function holdsData(data: PartitionData | undefined, epoch: number): boolean {
+  return data !== undefined && (data.anyEpoch || data.epochs.has(epoch));
 }
 
 /** Files of one shuffle on one worker. */
@@ -126,14 +153,16 @@ export class ShuffleState {
   /** Settles when the first allocation is reserved. */
   ready: Promise<void> = Promise.resolve();
 
+  /** `outputs`: map ends recorded before the shuffle was registered (maps that pushed nothing). */
   constructor(
     readonly shuffleId: number,
     readonly numMappers: number,
     readonly numPartitions: number,
+    outputs = new MapOutputs(numMappers),
   ) {
     this.locations = Array.from({ length: numPartitions }, () => []);
     this.firstLiveEpoch = new Array<number>(numPartitions).fill(0);
-    this.outputs = new MapOutputs(numMappers);
+    this.outputs = outputs;
   }
 
   /** The epochs a reader of the current stage attempt needs. */
@@ -174,7 +203,7 @@ export class ShuffleState {
   }
 
   /** Records a map end. The first attempt of a map to end wins; the winner may repeat its end (a retried RPC). */
-  recordMapperEnd(mapId: number, attemptId: number, partitions: PartitionSum[]): MapperEndOutcome {
+  recordMapperEnd(mapId: number, attemptId: number, partitions: PartitionSum[], epochs?: readonly EpochRef[]): MapperEndOutcome {
     if (!Number.isInteger(mapId) || mapId < 0 || mapId >= this.numMappers) {
       throw new BraidError(ErrorCodes.INVALID_REQUEST, `mapId ${mapId} is out of range for shuffle ${this.shuffleId} with ${this.numMappers} mappers`);
     }
@@ -186,7 +215,7 @@ export class ShuffleState {
         `map ${mapId} attempt ${attemptId} already won an earlier stage attempt of shuffle ${this.shuffleId}: a re-run needs a new attempt id`,
       );
     }
-    for (const p of partitions) {
+    for (const p of [...partitions, ...(epochs ?? [])]) {
       if (p.partitionId >= this.numPartitions) {
         throw new BraidError(
           ErrorCodes.INVALID_REQUEST,
@@ -194,13 +223,7 @@ export class ShuffleState {
         );
       }
     }
-    const out = this.outputs;
-    const current = out.winners[mapId]!;
-    if (current !== -1) return { winner: current === attemptId, allMappersEnded: out.allEnded, stageEnded: false };
-    out.winners[mapId] = attemptId;
-    out.sums[mapId] = partitions;
-    out.ended++;
-    return { winner: true, allMappersEnded: out.allEnded, stageEnded: out.allEnded };
+    return this.outputs.record(mapId, attemptId, partitions, epochs);
   }
 
   /** True when `mapId` already has a winning attempt in the current stage attempt. */
@@ -223,6 +246,26 @@ export class ShuffleState {
     for (let p = 0; p < this.numPartitions; p++) this.firstLiveEpoch[p] = this.epochsOf(p).length;
     this.stageRetries++;
     return old;
+  }
+
+  /**
+   * Per partition, the epochs that hold data of a winner of `outputs`: only
+   * these are lost when no copy of them commits. `anyEpoch` when a winner
+   * pushed to the partition without saying where.
+   */
+  dataEpochs(outputs: MapOutputs): PartitionData[] {
+    const data: PartitionData[] = Array.from({ length: this.numPartitions }, () => ({ epochs: new Set<number>(), anyEpoch: false }));
+    for (let mapId = 0; mapId < outputs.numMappers; mapId++) {
+      const sums = outputs.sums[mapId];
+      const epochs = outputs.epochs[mapId];
+      for (const e of epochs ?? []) data[e.partitionId]?.epochs.add(e.epoch);
+      if (sums === undefined) continue;
+      for (const s of sums) {
+        const d = data[s.partitionId];
+        if (d !== undefined && s.batches > 0 && (epochs === undefined || !epochs.some((e) => e.partitionId === s.partitionId))) d.anyEpoch = true;
+      }
+    }
+    return data;
   }
 
   /** Per partition, what the winners of `outputs` reported (maps with batches > 0), by map id. */

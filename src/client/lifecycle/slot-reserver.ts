@@ -80,15 +80,19 @@ export class SlotReserver {
       }
       const failed = await this.reserveAll(shuffleId, locations);
       if (failed.length === 0) return locations;
+      // A refusal no other worker can change (e.g. a partition id over the quota): trying elsewhere is pointless.
+      const final = failed.find((f) => f.error.code === ErrorCodes.QUOTA_EXCEEDED && !f.error.retriable);
+      if (final !== undefined) throw final.error;
       for (const f of failed) refused.set(addressKey(f.address), f.address);
       lastError = failed[0]!.error;
       log().warn({ app: this.config.appId, shuffleId, attempt, refusedBy: failed.map((f) => addressKey(f.address)), reason: lastError.message }, 'reservation refused: trying other workers');
     }
-    throw new BraidError(
-      ErrorCodes.RESERVE_FAILED,
-      `shuffle ${shuffleId}: reserving slots failed ${reserveRetries + 1} times; last: ${lastError?.message ?? 'unknown'}`,
-      { cause: lastError },
-    );
+    // Every worker tried was over a quota of this application: say so, with the quota's own code.
+    const code = lastError?.code === ErrorCodes.QUOTA_EXCEEDED ? ErrorCodes.QUOTA_EXCEEDED : ErrorCodes.RESERVE_FAILED;
+    throw new BraidError(code, `shuffle ${shuffleId}: reserving slots failed ${reserveRetries + 1} times; last: ${lastError?.message ?? 'unknown'}`, {
+      cause: lastError,
+      ...(code === ErrorCodes.QUOTA_EXCEEDED ? { retriable: false } : {}),
+    });
   }
 
   /** Best-effort DestroySlots of the files of `locations` (a reservation nobody will use). */

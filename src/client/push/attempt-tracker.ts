@@ -1,4 +1,4 @@
-import { BraidError, type PartitionSum } from '../../protocol/index.js';
+import { BraidError, type EpochRef, type PartitionSum } from '../../protocol/index.js';
 
 /**
  * What one map attempt has pushed: batch ids, per-partition sums for
@@ -10,6 +10,8 @@ export class AttemptTracker {
   private outstanding = 0;
   private waiters: (() => void)[] = [];
   private readonly sums = new Map<number, PartitionSum>();
+  /** `${partitionId}/${epoch}` of every epoch that acknowledged a batch of this attempt. */
+  private readonly landedIn = new Map<string, EpochRef>();
   /** The first push failure that exhausted its retries; mapperEnd reports it. */
   failure: BraidError | undefined;
   /** The worker said another attempt of this map already won: further pushes are dropped. */
@@ -36,6 +38,12 @@ export class AttemptTracker {
     return this.nextBatchId++;
   }
 
+  /** A batch of `partitionId` was acknowledged by `epoch` (kept there for good). */
+  landed(partitionId: number, epoch: number): void {
+    const key = `${partitionId}/${epoch}`;
+    if (!this.landedIn.has(key)) this.landedIn.set(key, { partitionId, epoch });
+  }
+
   /** One batch is settled (kept, dropped, or failed for good). */
   settle(): void {
     if (--this.outstanding === 0) {
@@ -56,5 +64,10 @@ export class AttemptTracker {
 
   partitionSums(): PartitionSum[] {
     return [...this.sums.values()];
+  }
+
+  /** Every (partition, epoch) that holds an acknowledged batch of this attempt. */
+  epochs(): EpochRef[] {
+    return [...this.landedIn.values()];
   }
 }

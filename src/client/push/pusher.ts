@@ -109,9 +109,11 @@ export class Pusher {
       const status = statuses[i]!;
       switch (status) {
         case PushStatus.SUCCESS:
+          b.tracker.landed(b.partitionId, b.location.epoch);
           b.tracker.settle();
           break;
         case PushStatus.SOFT_SPLIT:
+          b.tracker.landed(b.partitionId, b.location.epoch);
           b.tracker.settle();
           this.locationsOf(b.tracker.shuffleId).moveOn(b.partitionId, b.location.epoch, b.tracker.mapId, b.tracker.attemptId, status);
           break;

@@ -110,11 +110,13 @@ export async function* readPartitionBatches(ctx: ReadContext, read: PartitionRea
       await failFetch(ctx, read, new BraidError(ErrorCodes.FETCH_FAILED, `partition ${read.partitionId} epoch ${epoch}: every copy failed: ${lastError?.message ?? 'no copy'}`, { cause: lastError }));
     }
   }
-  verify(read, sums, inRange);
+  // Missing or corrupt data ends where a lost copy does: reported, so the engine can re-run the map stage.
+  const mismatch = verify(read, sums, inRange);
+  if (mismatch !== undefined) await failFetch(ctx, read, mismatch);
 }
 
-/** The emitted batches must be exactly what the winning attempts reported. */
-function verify(read: PartitionRead, sums: Map<number, MapSum>, inRange: (mapId: number) => boolean): void {
+/** The emitted batches must be exactly what the winning attempts reported; returns the mismatch, if any. */
+function verify(read: PartitionRead, sums: Map<number, MapSum>, inRange: (mapId: number) => boolean): BraidError | undefined {
   const expected = read.group.expected.filter((e) => inRange(e.mapId) && e.batches > 0);
   const problems: string[] = [];
   for (const e of expected) {
@@ -125,9 +127,8 @@ function verify(read: PartitionRead, sums: Map<number, MapSum>, inRange: (mapId:
   }
   const expectedMaps = new Set(expected.map((e) => e.mapId));
   for (const m of sums.keys()) if (!expectedMaps.has(m)) problems.push(`map ${m}: read data no winner reported`);
-  if (problems.length > 0) {
-    throw new BraidError(ErrorCodes.CHECKSUM_MISMATCH, `partition ${read.partitionId} of shuffle ${read.shuffleId} does not match what was pushed: ${problems.slice(0, 5).join('; ')}`);
-  }
+  if (problems.length === 0) return undefined;
+  return new BraidError(ErrorCodes.CHECKSUM_MISMATCH, `partition ${read.partitionId} of shuffle ${read.shuffleId} does not match what was pushed: ${problems.slice(0, 5).join('; ')}`);
 }
 
 /** Reports the failure to the LifecycleManager (best effort) and throws it. */

@@ -17,6 +17,8 @@ export function shuffleKey(appId: string, shuffleId: number): string {
 }
 
 /** The application part of a shuffle key: everything before the last '-' (app ids may contain '-'). */
+const NO_SHUFFLES: ReadonlySet<number> = new Set();
+
 export function appIdOfKey(key: string): string {
   const i = key.lastIndexOf('-');
   return i < 0 ? key : key.slice(0, i);
@@ -40,6 +42,8 @@ export class AppRegistry {
   private readonly shuffles = new Map<string, ShuffleEntry>();
   /** Expired key → when it expired. */
   private readonly expired = new Map<string, number>();
+  /** Expired application → when it expired; kept like keys, while a worker's external shuffle service still reports it. */
+  private readonly expiredApps = new Map<string, number>();
 
   constructor(
     private readonly appTimeoutMs: number,
@@ -58,6 +62,8 @@ export class AppRegistry {
     if (app === undefined) {
       app = { appId, lastSeen: now, shuffles: new Set() };
       this.apps.set(appId, app);
+      // An application heard of again is alive: workers keep its executors from now on.
+      this.expiredApps.delete(appId);
     }
     app.lastSeen = Math.max(app.lastSeen, now);
     return app;
@@ -97,19 +103,35 @@ export class AppRegistry {
     this.expireKey(shuffleKey(appId, shuffleId), now);
   }
 
-  /** Expires applications silent past the timeout and forgets expired keys no live worker holds. Returns the expired app ids. */
-  sweep(now: number, reportedByWorkers: ReadonlySet<string>): string[] {
+  /**
+   * Expires applications silent past the timeout and forgets expired keys
+   * (and applications) no live worker holds. Returns the expired app ids.
+   */
+  sweep(now: number, reportedByWorkers: ReadonlySet<string>, essAppsOfWorkers: ReadonlySet<string> = new Set()): string[] {
     const gone: string[] = [];
     for (const app of this.apps.values()) {
       if (now - app.lastSeen <= this.appTimeoutMs) continue;
       for (const id of app.shuffles) this.expireKey(shuffleKey(app.appId, id), now);
       this.apps.delete(app.appId);
+      this.expiredApps.set(app.appId, now);
       gone.push(app.appId);
     }
     for (const [key, at] of this.expired) {
       if (now - at > this.expiredGraceMs && !reportedByWorkers.has(key)) this.expired.delete(key);
     }
+    for (const [appId, at] of this.expiredApps) {
+      if (now - at > this.expiredGraceMs && !essAppsOfWorkers.has(appId)) this.expiredApps.delete(appId);
+    }
     return gone;
+  }
+
+  /**
+   * The applications among those a worker's external shuffle service holds
+   * that have expired here. Only applications this master saw expire: one it
+   * never heard of may simply not talk to the master.
+   */
+  expiredAppsAmong(appIds: readonly string[]): string[] {
+    return appIds.filter((a) => this.expiredApps.has(a));
   }
 
   /** The keys among those a worker holds that it should delete. */
@@ -120,6 +142,11 @@ export class AppRegistry {
       if (this.expired.has(key) || (graceOver && !this.apps.has(appIdOfKey(key)))) out.push(key);
     }
     return out;
+  }
+
+  /** The shuffles `appId` has registered (empty for an unknown application). */
+  shufflesOf(appId: string): ReadonlySet<number> {
+    return this.apps.get(appId)?.shuffles ?? NO_SHUFFLES;
   }
 
   applications(): IterableIterator<AppEntry> {

@@ -13,31 +13,22 @@ import {
   addressKey,
   type Address,
 } from '../../protocol/index.js';
-import {
-  RpcRouter,
-  TransportServer,
-  advertisedHost,
-  checkApplication,
-  checkRole,
-  clusterAuthenticator,
-  serverLiveness,
-  type Connection,
-  type InboundRequest,
-} from '../../transport/index.js';
+import { checkApplication } from '../../security/access.js';
+import { RpcRouter, TransportServer, advertisedHost, serverLiveness, type Connection, type InboundRequest } from '../../transport/index.js';
 import { resolveMasterOptions, type MasterOptions } from './options.js';
 import { MasterService } from './service.js';
-import type { MasterStatus } from './status.js';
+import { statusView, type MasterStatus } from './status.js';
 
 export interface MasterHandle {
   /** Where the master listens (the real port when started on port 0). */
   readonly address: Address;
+  /** The whole status, as an operator sees it (cluster-wide). */
   status(): MasterStatus;
+  /** Reads the TLS files again (new certificate for new connections); throws, changing nothing, if they are unusable. */
+  reloadTls(): void;
   /** Stops the timers and closes the server and every connection. Idempotent. */
   close(): Promise<void>;
 }
-
-/** Only workers (and operators' tools) may register and heartbeat as workers. */
-const WORKER_ROLES = [Role.Worker, Role.Admin] as const;
 
 /** How often silent workers and applications are looked for: often enough to notice within a fraction of the timeout. */
 function sweepPeriodMs(workerTimeoutMs: number, appTimeoutMs: number): number {
@@ -76,7 +67,10 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
     port: opts.port,
     connection: serverLiveness(opts),
     role: Role.Master,
-    authenticate: clusterAuthenticator(opts.authToken),
+    roles: [Role.Worker, Role.LifecycleManager, Role.Admin],
+    auth: opts.security.auth,
+    tls: opts.security.tls,
+    limits: opts.security.limits,
     onRequest(message, conn) {
       if (message.type === MessageType.RpcRequest) router.dispatch(message, conn);
       else notServed(message, conn);
@@ -95,16 +89,11 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
     { listen: `${opts.host}:${address.port}`, advertised: addressKey(address), workerTimeoutMs: opts.workerTimeoutMs, appTimeoutMs: opts.appTimeoutMs },
     'master listening',
   );
-  const service = new MasterService(opts, address, log);
+  const service = new MasterService(opts, address, () => server.stats(), log);
   router
-    .on(RegisterWorker, (req, conn) => {
-      checkRole(conn, WORKER_ROLES, 'RegisterWorker');
-      return service.registerWorker(req);
-    })
-    .on(WorkerHeartbeat, (req, conn) => {
-      checkRole(conn, WORKER_ROLES, 'WorkerHeartbeat');
-      return service.workerHeartbeat(req);
-    })
+    // Which roles may call each method is the access table's (src/security/access.ts); the router checks it.
+    .on(RegisterWorker, (req) => service.registerWorker(req))
+    .on(WorkerHeartbeat, (req) => service.workerHeartbeat(req))
     .on(RequestSlots, (req, conn) => {
       checkApplication(conn, req.appId);
       return service.requestSlots(req);
@@ -117,7 +106,7 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
       checkApplication(conn, req.appId);
       return service.unregisterShuffle(req);
     })
-    .on(GetStatus, () => ({ json: Buffer.from(JSON.stringify(service.status())) }));
+    .on(GetStatus, (_req, conn) => ({ json: Buffer.from(JSON.stringify(statusView(service.status(), conn))) }));
 
   const timer = setInterval(() => service.sweep(), sweepPeriodMs(opts.workerTimeoutMs, opts.appTimeoutMs));
   timer.unref();
@@ -126,6 +115,7 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
   return {
     address,
     status: () => service.status(),
+    reloadTls: () => opts.security.tls?.reload(),
     close() {
       closing ??= (async () => {
         clearInterval(timer);

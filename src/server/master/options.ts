@@ -1,9 +1,11 @@
 import { BraidError, ErrorCodes } from '../../protocol/index.js';
+import { resolveServerSecurity, type ServerSecurity, type ServerSecurityOptions } from '../../security/server-security.js';
 import { DEFAULT_LIVENESS, checkLiveness } from '../../transport/index.js';
+import { resolveMasterQuotas, type MasterQuotaLimits } from './quotas.js';
 
 export type SlotStrategyName = 'roundrobin' | 'loadaware';
 
-export interface MasterOptions {
+export interface MasterOptions extends ServerSecurityOptions {
   /** The address to listen on (0.0.0.0: every interface). */
   host?: string;
   /** The host the master advertises (status, ready line); default `host` (see transport/advertise.ts). */
@@ -27,8 +29,8 @@ export interface MasterOptions {
    * cluster that turns it off (e.g. a single worker) gives primaries only.
    */
   replicate?: boolean;
-  /** Shared secret every peer must present in its handshake; '' turns authentication off. */
-  authToken?: string;
+  /** Cluster-wide quotas (defaults: MASTER_QUOTA_DEFAULTS). */
+  quotas?: Partial<MasterQuotaLimits>;
   /** Clock in milliseconds; tests may pass their own. */
   now?: () => number;
   /** Idle connections send a ping this often. */
@@ -39,9 +41,9 @@ export interface MasterOptions {
   connectTimeoutMs?: number;
 }
 
-export type ResolvedMasterOptions = Required<MasterOptions>;
+export type ResolvedMasterOptions = Required<Omit<MasterOptions, 'quotas' | keyof ServerSecurityOptions>> & { quotas: MasterQuotaLimits; security: ServerSecurity };
 
-export const MASTER_DEFAULTS: ResolvedMasterOptions = {
+export const MASTER_DEFAULTS: Omit<ResolvedMasterOptions, 'security' | 'quotas'> = {
   host: '127.0.0.1',
   advertiseHost: '',
   advertiseInterface: '',
@@ -51,7 +53,6 @@ export const MASTER_DEFAULTS: ResolvedMasterOptions = {
   heartbeatIntervalMs: 5_000,
   slotStrategy: 'roundrobin',
   replicate: true,
-  authToken: '',
   now: Date.now,
   ...DEFAULT_LIVENESS,
 };
@@ -73,8 +74,9 @@ function positiveInt(name: string, value: unknown, max = Number.MAX_SAFE_INTEGER
 /** Fills in defaults and checks every option; errors name the option at fault. */
 export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMasterOptions {
   if (typeof options !== 'object' || options === null) throw configError('options must be an object');
+  const { authSecret, insecure, tls, limits, quotas, ...rest } = options;
   const o = { ...MASTER_DEFAULTS };
-  for (const [k, v] of Object.entries(options)) {
+  for (const [k, v] of Object.entries(rest)) {
     // An explicit undefined means "the default", as if the key were absent.
     if (v !== undefined) (o as Record<string, unknown>)[k] = v;
   }
@@ -100,7 +102,6 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
     throw configError(`options.slotStrategy must be one of ${STRATEGIES.join(', ')}, got ${String(o.slotStrategy)}`);
   }
   if (typeof o.replicate !== 'boolean') throw configError(`options.replicate must be a boolean, got ${typeof o.replicate}`);
-  if (typeof o.authToken !== 'string') throw configError(`options.authToken must be a string, got ${typeof o.authToken}`);
   if (typeof o.now !== 'function') throw configError(`options.now must be a function, got ${typeof o.now}`);
   for (const k of ['advertiseHost', 'advertiseInterface'] as const) {
     if (typeof o[k] !== 'string') throw configError(`options.${k} must be a string, got ${typeof o[k]}`);
@@ -108,5 +109,5 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
   checkLiveness(o, (option, problem) => {
     throw configError(`options.${option}: ${problem}`);
   });
-  return o;
+  return { ...o, quotas: resolveMasterQuotas(quotas), security: resolveServerSecurity('master', { authSecret, insecure, tls, limits }) };
 }

@@ -12,7 +12,9 @@ import {
   type UnregisterShuffle,
   type WorkerHeartbeat,
 } from '../../protocol/index.js';
+import type { ConnectionStats } from '../../transport/index.js';
 import { AppRegistry } from './app-registry.js';
+import { MasterQuotas } from './quotas.js';
 import type { ResolvedMasterOptions } from './options.js';
 import { allocateSlots, createStrategy, type Candidate, type SlotStrategy } from './slot-allocator.js';
 import { SlotLedger } from './slot-ledger.js';
@@ -46,10 +48,12 @@ export class MasterService {
   readonly ledger = new SlotLedger();
   private readonly strategy: SlotStrategy;
   readonly startedAt: number;
+  readonly quotas: MasterQuotas;
 
   constructor(
     private readonly options: ResolvedMasterOptions,
     private readonly address: Address,
+    private readonly connections: () => ConnectionStats = () => ({ open: 0, authenticated: 0, refused: {} }),
     private readonly log: Logger = rootLogger().child({ role: 'master' }),
   ) {
     this.startedAt = options.now();
@@ -57,6 +61,7 @@ export class MasterService {
     // An expired key is kept until every live worker has heartbeated since it expired.
     this.apps = new AppRegistry(options.appTimeoutMs, options.workerTimeoutMs, this.startedAt, this.ledger);
     this.strategy = createStrategy(options.slotStrategy);
+    this.quotas = new MasterQuotas(options.quotas);
   }
 
   private now(): number {
@@ -80,14 +85,15 @@ export class MasterService {
     const now = this.now();
     const leaving = this.workers.get(req.address)?.shuttingDown;
     const w = this.workers.heartbeat(req, now);
-    if (w === undefined) return { registered: false, expiredShuffleKeys: [] };
+    if (w === undefined) return { registered: false, expiredShuffleKeys: [], expiredAppIds: [] };
     if (w.shuttingDown && leaving === false) this.log.info({ worker: w.key, shuffles: req.activeShuffleKeys.length }, 'worker leaving service: no new slots for it');
-    return { registered: true, expiredShuffleKeys: this.apps.expiredAmong(req.activeShuffleKeys, now) };
+    return { registered: true, expiredShuffleKeys: this.apps.expiredAmong(req.activeShuffleKeys, now), expiredAppIds: this.apps.expiredAppsAmong(req.essAppIds) };
   }
 
   requestSlots(req: RequestOf<typeof RequestSlots>): ResponseOf<typeof RequestSlots> {
     checkAppId(req.appId, 'RequestSlots');
     if (req.count > MAX_SLOTS_PER_REQUEST) throw invalid(`RequestSlots: count ${req.count} is over the limit of ${MAX_SLOTS_PER_REQUEST}`);
+    this.quotas.checkRequest(req.appId, req.shuffleId, req.count, this.apps.shufflesOf(req.appId));
     const now = this.now();
     // Asking for slots is a sign of life even when none can be given.
     this.apps.touch(req.appId, now);
@@ -138,7 +144,7 @@ export class MasterService {
     for (const w of this.workers.sweep(now)) {
       this.log.warn({ worker: w.key, silentMs: now - w.lastSeen, shuffles: w.activeShuffleKeys.length }, 'worker lost: no heartbeat within workerTimeout; no new slots for it');
     }
-    for (const appId of this.apps.sweep(now, this.workers.reportedKeys(now))) {
+    for (const appId of this.apps.sweep(now, this.workers.reportedKeys(now), this.workers.reportedEssApps(now))) {
       this.log.info({ app: appId, appTimeoutMs: this.options.appTimeoutMs }, 'application expired: no heartbeat within appTimeout; its shuffles are deleted on every worker');
     }
   }
@@ -152,6 +158,8 @@ export class MasterService {
         workers: this.workers,
         apps: this.apps,
         ledger: this.ledger,
+        quotas: this.quotas.status(),
+        connections: this.connections(),
       },
       this.now(),
     );

@@ -10,6 +10,8 @@ export interface WorkerEntry {
   shuttingDown: boolean;
   /** The shuffle keys the worker held at its last heartbeat. */
   activeShuffleKeys: readonly string[];
+  /** The applications with executors in its external shuffle service at its last heartbeat. */
+  essAppIds: readonly string[];
 }
 
 export interface HeartbeatReport {
@@ -17,6 +19,7 @@ export interface HeartbeatReport {
   disks: DiskInfo[];
   activeShuffleKeys: string[];
   shuttingDown: boolean;
+  essAppIds: string[];
 }
 
 /** Bytes a worker can still take: the free space of its healthy disks. */
@@ -55,6 +58,7 @@ export class WorkerRegistry {
       lost: false,
       shuttingDown: false,
       activeShuffleKeys: [],
+      essAppIds: [],
     };
     this.workers.set(key, entry);
     return entry;
@@ -77,6 +81,7 @@ export class WorkerRegistry {
     entry.lastSeen = now;
     entry.shuttingDown = report.shuttingDown;
     entry.activeShuffleKeys = report.activeShuffleKeys;
+    entry.essAppIds = report.essAppIds;
     return entry;
   }
 
@@ -113,12 +118,18 @@ export class WorkerRegistry {
 
   /** Every shuffle key some live worker reported at its last heartbeat. */
   reportedKeys(now: number): Set<string> {
-    const keys = new Set<string>();
-    for (const w of this.workers.values()) {
-      if (!this.isAlive(w, now)) continue;
-      for (const k of w.activeShuffleKeys) keys.add(k);
-    }
-    return keys;
+    return this.reported(now, (w) => w.activeShuffleKeys);
+  }
+
+  /** Every application some live worker's external shuffle service reported at its last heartbeat. */
+  reportedEssApps(now: number): Set<string> {
+    return this.reported(now, (w) => w.essAppIds);
+  }
+
+  private reported(now: number, of: (w: WorkerEntry) => readonly string[]): Set<string> {
+    const out = new Set<string>();
+    for (const w of this.workers.values()) if (this.isAlive(w, now)) for (const x of of(w)) out.add(x);
+    return out;
   }
 
   all(): IterableIterator<WorkerEntry> {

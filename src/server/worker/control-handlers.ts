@@ -21,8 +21,10 @@ import {
   type MemoryTracker,
   type MetaStore,
 } from '../../storage/index.js';
-import { checkApplication, type RpcRouter } from '../../transport/index.js';
+import { checkApplication } from '../../security/access.js';
+import type { RpcRouter } from '../../transport/index.js';
 import type { ResolvedWorkerOptions } from './options.js';
+import type { WorkerQuotas } from './quotas.js';
 import type { FileEntry, ShuffleRegistry, ShuffleState } from './shuffle-registry.js';
 
 /** Partition files a reservation creates at once. */
@@ -46,6 +48,7 @@ export class ControlHandlers {
     /** Forgets everything served from a committed file: cached chunks, sort results, open handles. */
     private readonly forgetFile: (path: string) => Promise<void>,
     private readonly options: ResolvedWorkerOptions,
+    private readonly quotas: WorkerQuotas,
   ) {}
 
   register(router: RpcRouter): void {
@@ -76,6 +79,8 @@ export class ControlHandlers {
     // Checked before the shuffle is registered: a refused appId must leave no entry behind.
     checkPathSegment(appId, 'appId');
     if (this.refuseReservations) throw new BraidError(ErrorCodes.SHUTTING_DOWN, 'this worker is leaving service and takes no new slots');
+    // Quotas too: an application over one must leave nothing behind here either.
+    this.quotas.checkReserve(appId, shuffleId, files);
     const shuffle = this.registry.getOrCreate(appId, shuffleId);
     const created: FileEntry[] = [];
     // Files are created RESERVE_CONCURRENCY at a time: one by one, a large registration waits on
@@ -98,6 +103,7 @@ export class ControlHandlers {
           writer: undefined,
           committed: undefined,
           committing: undefined,
+          bytes: 0,
         };
         entry.writer = await PartitionWriter.create({
           dir: this.dataDirs.pick(),
@@ -109,6 +115,8 @@ export class ControlHandlers {
           chunkSize: this.options.chunkSize,
           flushThreshold: this.options.flushThreshold,
           memory: this.memory,
+          // After a failed write the file moves, with what it holds, to a directory that has room.
+          relocate: (bytes, tried) => this.dataDirs.pickFor(bytes, tried),
         });
         if (this.registry.get(shuffle.key) !== shuffle) {
           // The shuffle was deleted while the file was being created: nothing may be left behind.
@@ -233,6 +241,7 @@ export class ControlHandlers {
         writer: undefined,
         committed: { path: record.path, bytes: record.bytes, chunkOffsets: record.chunkOffsets, mapIds: record.mapIds },
         committing: undefined,
+        bytes: record.bytes,
       });
     }
     return all.length;

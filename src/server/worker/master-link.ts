@@ -1,5 +1,6 @@
 import { Episode, type Logger } from '../../log/index.js';
 import { RegisterWorker, Role, WorkerHeartbeat, addressKey, asBraidError, type Address, type DiskInfo } from '../../protocol/index.js';
+import type { TlsMaterial } from '../../security/tls.js';
 import { ConnectionPool, clientLiveness, type Connection, type Liveness } from '../../transport/index.js';
 
 /** While the master stays unreachable, the warning is repeated at most this often. */
@@ -9,7 +10,9 @@ export interface MasterLinkOptions {
   master: Address;
   self: Address;
   intervalMs: number;
-  authToken: string;
+  /** The cluster secret ('' when the cluster runs without authentication). */
+  key: string;
+  tls: TlsMaterial | undefined;
   connection: Liveness;
   log: Logger;
   disks(): DiskInfo[] | Promise<DiskInfo[]>;
@@ -17,6 +20,10 @@ export interface MasterLinkOptions {
   shuttingDown(): boolean;
   /** Shuffles the master says are gone (unregistered or their application expired). */
   onExpired(keys: string[]): Promise<void>;
+  /** Applications with executors in the external shuffle service. */
+  essAppIds(): string[];
+  /** Applications among essAppIds() that the master has expired. */
+  onAppsExpired(appIds: string[]): Promise<void>;
 }
 
 /**
@@ -37,7 +44,7 @@ export class MasterLink {
   constructor(private readonly options: MasterLinkOptions) {
     this.intervalMs = options.intervalMs;
     this.unreachable = new Episode(options.log, UNREACHABLE_WARN_EVERY_MS);
-    this.pool = new ConnectionPool({ role: Role.Worker, token: options.authToken, ...clientLiveness(options.connection, 10_000) });
+    this.pool = new ConnectionPool({ role: Role.Worker, key: options.key, tls: options.tls, ...clientLiveness(options.connection, 10_000) });
   }
 
   get isRegistered(): boolean {
@@ -89,7 +96,13 @@ export class MasterLink {
       const conn = await this.pool.get(o.master);
       const disks = await o.disks();
       if (!this.registered) await this.register(conn, disks, 'registered with the master');
-      const res = await conn.call(WorkerHeartbeat, { address: o.self, disks, activeShuffleKeys: o.activeShuffleKeys(), shuttingDown: o.shuttingDown() });
+      const res = await conn.call(WorkerHeartbeat, {
+        address: o.self,
+        disks,
+        activeShuffleKeys: o.activeShuffleKeys(),
+        shuttingDown: o.shuttingDown(),
+        essAppIds: o.essAppIds(),
+      });
       this.reachable();
       if (!res.registered) {
         this.registered = false;
@@ -99,6 +112,7 @@ export class MasterLink {
         o.log.info({ shuffles: res.expiredShuffleKeys.slice(0, 20), count: res.expiredShuffleKeys.length }, 'deleting shuffles the master reports gone (unregistered or expired)');
         await o.onExpired(res.expiredShuffleKeys);
       }
+      if (res.expiredAppIds.length > 0) await o.onAppsExpired(res.expiredAppIds);
     } catch (err) {
       this.unreachable.failed(
         { master: addressKey(o.master), reason: asBraidError(err).message },

@@ -1,7 +1,9 @@
 import { BraidError, ErrorCodes, parseAddress, type Address } from '../../protocol/index.js';
+import { resolveServerSecurity, type ServerSecurity, type ServerSecurityOptions } from '../../security/server-security.js';
 import { DEFAULT_LIVENESS, checkLiveness } from '../../transport/index.js';
+import { resolveWorkerQuotas, type WorkerQuotaLimits } from './quotas.js';
 
-export interface WorkerOptions {
+export interface WorkerOptions extends ServerSecurityOptions {
   /** The address to listen on (0.0.0.0: every interface). */
   host?: string;
   /** The host the master and clients are told to connect to; default `host` (see transport/advertise.ts). */
@@ -30,13 +32,20 @@ export interface WorkerOptions {
   deadPeerBackoffMs?: number;
   replicaTimeoutMs?: number;
   sortThreads?: number;
-  authToken?: string;
   /** Where committed-file metadata is kept; default `<dataDirs[0]>/.braid-meta`. */
   metaStorePath?: string;
   /** External shuffle service: bytes of map output index files cached (LRU). */
   essIndexCacheBytes?: number;
   /** External shuffle service: chunks being transferred at once; past it fetches fail SERVER_BUSY. */
   essMaxChunksBeingTransferred?: number;
+  /**
+   * External shuffle service: executors' local directories must lie inside
+   * one of these directories (symlinks resolved). Empty (the default): the
+   * service takes no executor registration.
+   */
+  essLocalDirRoots?: string[];
+  /** Per-application quotas on this worker (defaults: WORKER_QUOTA_DEFAULTS). */
+  quotas?: Partial<WorkerQuotaLimits>;
   /** An idle connection sends a ping this often. */
   pingIntervalMs?: number;
   /** A connection silent (not even a pong) for this long is closed as dead. */
@@ -49,9 +58,11 @@ export interface WorkerOptions {
   decommissionTimeoutMs?: number;
 }
 
-export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'master' | 'metaStorePath'>> & {
+export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'master' | 'metaStorePath' | 'quotas' | keyof ServerSecurityOptions>> & {
   master: Address | undefined;
   metaStorePath: string | undefined;
+  quotas: WorkerQuotaLimits;
+  security: ServerSecurity;
 };
 
 const MiB = 1024 * 1024;
@@ -76,9 +87,9 @@ export const WORKER_DEFAULTS = {
   deadPeerBackoffMs: 10_000,
   replicaTimeoutMs: 30_000,
   sortThreads: 2,
-  authToken: '',
   essIndexCacheBytes: 64 * MiB,
   essMaxChunksBeingTransferred: 64,
+  essLocalDirRoots: [] as string[],
   ...DEFAULT_LIVENESS,
   drainTimeoutMs: 30_000,
   decommissionTimeoutMs: 6 * 3600_000,
@@ -93,7 +104,8 @@ function check(ok: boolean, option: string, message: string): void {
 }
 
 export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
-  const r = { ...WORKER_DEFAULTS, ...stripUndefined(o) } as ResolvedWorkerOptions & { master?: Address | string };
+  const { authSecret, insecure, tls, limits, quotas, ...rest } = o;
+  const r = { ...WORKER_DEFAULTS, ...stripUndefined(rest) } as ResolvedWorkerOptions & { master?: Address | string };
   check(Array.isArray(o.dataDirs) && o.dataDirs.length > 0, 'dataDirs', 'at least one data directory is required');
   check(Number.isInteger(r.port) && r.port >= 0 && r.port <= 65535, 'port', `expected 0..65535, got ${r.port}`);
   for (const k of ['memoryLimit', 'chunkSize', 'flushThreshold', 'splitThreshold', 'hardSplitLimit', 'maxChunksInFlight', 'heartbeatIntervalMs', 'replicaTimeoutMs', 'sortThreads'] as const) {
@@ -101,6 +113,7 @@ export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
   }
   check(Number.isSafeInteger(r.essIndexCacheBytes) && r.essIndexCacheBytes >= 0, 'essIndexCacheBytes', `expected an integer ≥ 0 (0 turns the cache off), got ${r.essIndexCacheBytes}`);
   check(Number.isSafeInteger(r.essMaxChunksBeingTransferred) && r.essMaxChunksBeingTransferred > 0, 'essMaxChunksBeingTransferred', `expected a positive integer, got ${r.essMaxChunksBeingTransferred}`);
+  check(Array.isArray(r.essLocalDirRoots) && r.essLocalDirRoots.every((d) => typeof d === 'string' && d.length > 0), 'essLocalDirRoots', 'expected a list of directories');
   check(Number.isFinite(r.diskReserve) && r.diskReserve >= 0, 'diskReserve', `expected ≥ 0, got ${r.diskReserve}`);
   check(Number.isFinite(r.chunkCacheSize) && r.chunkCacheSize >= 0, 'chunkCacheSize', `expected ≥ 0 (0 turns the cache off), got ${r.chunkCacheSize}`);
   check(r.chunkSize <= 32 * MiB, 'chunkSize', `at most 32 MiB so a chunk frame stays under the 64 MiB frame limit, got ${r.chunkSize}`);
@@ -110,7 +123,7 @@ export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
   checkLiveness(r, fail);
   for (const k of ['drainTimeoutMs', 'decommissionTimeoutMs'] as const) check(Number.isInteger(r[k]) && r[k] >= 0, k, `expected an integer ≥ 0 (milliseconds), got ${r[k]}`);
   const master = typeof o.master === 'string' ? parseAddress(o.master) : o.master;
-  return { ...r, master, metaStorePath: o.metaStorePath };
+  return { ...r, master, metaStorePath: o.metaStorePath, quotas: resolveWorkerQuotas(quotas), security: resolveServerSecurity('worker', { authSecret, insecure, tls, limits }) };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -8,7 +8,9 @@ import {
   type MessageOfType,
 } from '../../protocol/index.js';
 import type { DataDirs } from '../../storage/index.js';
-import { isApplicationRole, type Connection } from '../../transport/index.js';
+import { actsFor, pushAllowed } from '../../security/access.js';
+import type { Connection } from '../../transport/index.js';
+import type { WorkerQuotas } from './quotas.js';
 import type { Replicator, ReplicaBatch } from './replicator.js';
 import { appIdOfKey, type FileEntry, type ShuffleRegistry, type ShuffleState } from './shuffle-registry.js';
 import type { WorkerMetrics } from './worker-metrics.js';
@@ -34,12 +36,14 @@ export class PushHandler {
     private readonly replicator: Replicator,
     private readonly limits: PushLimits,
     private readonly metrics: WorkerMetrics,
+    private readonly quotas: WorkerQuotas,
   ) {}
 
   handle(msg: PushMessage, conn: Connection): void {
     const started = performance.now();
     const shuffle = this.registry.get(msg.shuffleKey);
-    const wrongApp = isApplicationRole(conn.peerRole) && appIdOfKey(msg.shuffleKey) !== conn.appId;
+    const forbidden = !pushAllowed(conn.peerRole, msg.mode);
+    const wrongApp = !actsFor(conn, appIdOfKey(msg.shuffleKey));
     const single = msg.type === MessageType.PushData;
     const n = single ? 1 : msg.partitionIds.length;
     const statuses = new Uint8Array(n);
@@ -53,7 +57,8 @@ export class PushHandler {
       const batch = single ? msg.body : msg.body.subarray(msg.offsets[i]!, i + 1 < n ? msg.offsets[i + 1]! : msg.body.length);
       let status: number;
       let entry: FileEntry | undefined;
-      if (wrongApp) status = PushStatus.FAIL_WRONG_APP;
+      if (forbidden) status = PushStatus.FAIL_FORBIDDEN;
+      else if (wrongApp) status = PushStatus.FAIL_WRONG_APP;
       else if (shuffle === undefined) status = PushStatus.FAIL_UNKNOWN_SHUFFLE;
       else {
         entry = shuffle.file(partitionId, epoch, msg.mode);
@@ -107,18 +112,24 @@ export class PushHandler {
     if (this.shuttingDown) return PushStatus.HARD_SPLIT;
     const writer = entry.writer;
     if (writer === undefined) return PushStatus.FAIL_UNKNOWN_LOCATION;
-    // A replica takes whatever its primary kept, so both copies hold the same batches.
-    if (entry.mode === Mode.Primary) {
-      if ((writer.bytesWritten > 0 && writer.bytesWritten + batch.length > this.limits.hardSplitLimit) || this.dataDirs.belowReserve(writer.dir)) {
-        this.metrics.split('hard');
-        return PushStatus.HARD_SPLIT;
-      }
+    // No copy fills its disk past the reserve, and a file whose write failed takes nothing more: a primary
+    // answers HARD_SPLIT (the writer moves on), a replica refuses (its primary answers FAIL_REPLICA, the writer revives elsewhere).
+    if (writer.degraded || this.dataDirs.wouldExceedReserve(writer.dir, batch.length)) {
+      if (entry.mode === Mode.Primary) this.metrics.split('hard');
+      return PushStatus.HARD_SPLIT;
     }
+    // Otherwise a replica takes whatever its primary kept, so both copies hold the same batches.
+    if (entry.mode === Mode.Primary && writer.bytesWritten > 0 && writer.bytesWritten + batch.length > this.limits.hardSplitLimit) {
+      this.metrics.split('hard');
+      return PushStatus.HARD_SPLIT;
+    }
+    if (!this.quotas.admitsBytes(shuffle.usage, batch.length)) return PushStatus.FAIL_QUOTA;
     try {
       writer.append(batch);
     } catch {
       return PushStatus.FAIL_WRITE;
     }
+    shuffle.addBytes(entry, batch.length);
     if (entry.mode === Mode.Primary && writer.bytesWritten >= entry.splitThreshold) {
       this.metrics.split('soft');
       return PushStatus.SOFT_SPLIT;

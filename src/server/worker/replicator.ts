@@ -9,6 +9,7 @@ import {
   type Address,
 } from '../../protocol/index.js';
 import { moduleLogger } from '../../log/index.js';
+import type { TlsMaterial } from '../../security/tls.js';
 import { ConnectionPool, clientLiveness, unexpectedResponse, type Liveness } from '../../transport/index.js';
 
 const log = moduleLogger('worker');
@@ -32,10 +33,11 @@ export class Replicator {
   /** Peers whose failure was logged and that have not answered since (one line per episode, not per push). */
   private readonly down = new Set<string>();
 
-  constructor(private readonly options: { authToken: string; timeoutMs: number; backoffMs: number; connection: Liveness }) {
+  constructor(private readonly options: { key: string; tls: TlsMaterial | undefined; timeoutMs: number; backoffMs: number; connection: Liveness }) {
     this.pool = new ConnectionPool({
       role: Role.Replica,
-      token: options.authToken,
+      key: options.key,
+      tls: options.tls,
       deadPeerBackoffMs: options.backoffMs,
       ...clientLiveness(options.connection),
     });

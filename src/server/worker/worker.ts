@@ -7,10 +7,9 @@ import {
   RpcRouter,
   TransportServer,
   advertisedHost,
-  checkRole,
-  clusterAuthenticator,
   serverLiveness,
   type Connection,
+  type ConnectionStats,
   type InboundRequest,
 } from '../../transport/index.js';
 import { ChunkCache } from './chunk-cache.js';
@@ -23,7 +22,8 @@ import { MemoryManager } from './memory-manager.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { PushHandler } from './push-handler.js';
 import { Replicator } from './replicator.js';
-import { ShuffleRegistry } from './shuffle-registry.js';
+import { WorkerQuotas, type WorkerQuotaStatus } from './quotas.js';
+import { ShuffleRegistry, appIdOfKey } from './shuffle-registry.js';
 import { StreamManager } from './stream-manager.js';
 import { NOOP_WORKER_METRICS, type WorkerMetrics } from './worker-metrics.js';
 
@@ -35,7 +35,10 @@ export interface WorkerHandle {
   readonly options: ResolvedWorkerOptions;
   /** Bytes of pushed data held in memory right now, and the peak since start. */
   memory(): { held: number; peak: number; pauses: number; paused: boolean };
+  /** The whole status, as an operator sees it. */
   status(): WorkerStatus;
+  /** Reads the TLS files again; throws, changing nothing, if they are unusable. */
+  reloadTls(): void;
   /**
    * Takes the worker out of service (see departure.ts): no new slots or
    * pushes, reads served until every shuffle here is gone, then it stops by
@@ -52,9 +55,6 @@ export interface WorkerHandle {
   close(): Promise<void>;
 }
 
-/** Only operators' tools (and the cluster's own roles) may take a worker out of service. */
-const ADMIN_ROLES = [Role.Admin] as const;
-
 export interface WorkerStatus extends DepartureStatus {
   role: 'worker';
   address: string;
@@ -65,10 +65,48 @@ export interface WorkerStatus extends DepartureStatus {
   streams: { open: number; chunksInFlight: number };
   chunkCache: { bytes: number; hits: number; misses: number; buffersAllocated: number; buffersReused: number };
   shuffles: { key: string; files: number; committed: number }[];
+  quotas: WorkerQuotaStatus;
+  /** Connections open now and refused since start. */
+  connections: ConnectionStats;
+}
+
+/** Only the admin role sees every application's shuffles; an application sees its own. */
+export function workerStatusView(s: WorkerStatus, viewer: { peerRole: number; appId: string }): WorkerStatus {
+  if (viewer.peerRole === Role.Admin) return s;
+  const own = (appId: string) => appId === viewer.appId;
+  return {
+    ...s,
+    shuffles: s.shuffles.filter((sh) => own(appIdOfKey(sh.key))),
+    quotas: { ...s.quotas, usage: s.quotas.usage.filter((u) => own(u.appId)) },
+  };
 }
 
 export interface WorkerDeps {
   metrics?: WorkerMetrics;
+}
+
+/** Why a directory or store cannot be used, with the system's reason when there is one (LevelDB keeps it in `cause`). */
+function reason(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return `${err.message}${cause}`;
+}
+
+/** A worker none of whose data directories can be written is misconfigured, not a worker that takes no slots. */
+function requireUsableDataDir(dataDirs: DataDirs): void {
+  if (dataDirs.all.some((d) => d.healthy)) return;
+  const why = dataDirs.all.map((d) => `${d.path}: ${reason(d.error)}`).join('; ');
+  throw new BraidError(ErrorCodes.CONFIG, `worker option "dataDirs": no data directory can be used (${why})`, { retriable: false });
+}
+
+async function openMetaStore(o: ResolvedWorkerOptions): Promise<MetaStore> {
+  const path = o.metaStorePath ?? join(o.dataDirs[0]!, '.braid-meta');
+  try {
+    return await MetaStore.open(path);
+  } catch (err) {
+    const option = o.metaStorePath === undefined ? 'dataDirs' : 'metaStorePath';
+    throw new BraidError(ErrorCodes.CONFIG, `worker option "${option}": cannot keep the metadata store at ${path}: ${reason(err)}`, { retriable: false, cause: err });
+  }
 }
 
 export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {}): Promise<WorkerHandle> {
@@ -77,7 +115,8 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
   const advertise = advertisedHost(o, { role: 'worker', master: o.master === undefined ? undefined : addressKey(o.master) });
   const metrics = deps.metrics ?? NOOP_WORKER_METRICS;
   const dataDirs = await DataDirs.open(o.dataDirs, { reserveBytes: o.diskReserve });
-  const meta = await MetaStore.open(o.metaStorePath ?? join(o.dataDirs[0]!, '.braid-meta'));
+  requireUsableDataDir(dataDirs);
+  const meta = await openMetaStore(o);
   const registry = new ShuffleRegistry();
   const cache = new ChunkCache(o.chunkCacheSize);
   const memory = new MemoryManager({
@@ -92,10 +131,18 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
   const reader = new ChunkReader({ maxOpenFiles: 256 });
   const pool = new ChunkPool(CHUNK_POOL_IDLE_BYTES);
   const streams = new StreamManager(registry, sorter, cache, pool, reader, { chunkSize: o.chunkSize, maxChunksInFlight: o.maxChunksInFlight }, metrics);
-  const control = new ControlHandlers(registry, dataDirs, memory, meta, (path) => streams.forgetFile(path), o);
-  await control.reload();
-  const replicator = new Replicator({ authToken: o.authToken, timeoutMs: o.replicaTimeoutMs, backoffMs: o.deadPeerBackoffMs, connection: o });
-  const push = new PushHandler(registry, dataDirs, replicator, { hardSplitLimit: o.hardSplitLimit }, metrics);
+  // Refusals name the worker: the closure runs only when requests are served, after `server` is listening.
+  const quotas = new WorkerQuotas(o.quotas, registry, () => addressKey(server.address));
+  const control = new ControlHandlers(registry, dataDirs, memory, meta, (path) => streams.forgetFile(path), o, quotas);
+  // From here, a failure to start must close what is open (a caller in the same process goes on).
+  const opened: (() => Promise<void> | void)[] = [() => meta.close(), () => sorter.close(), () => reader.close(), () => memory.stop()];
+  const failStart = async (err: unknown): Promise<never> => {
+    for (const close of opened.reverse()) await Promise.resolve().then(close).catch(() => undefined);
+    throw err;
+  };
+  await control.reload().catch(failStart);
+  const replicator = new Replicator({ key: o.security.secret, tls: o.security.tls, timeoutMs: o.replicaTimeoutMs, backoffMs: o.deadPeerBackoffMs, connection: o });
+  const push = new PushHandler(registry, dataDirs, replicator, { hardSplitLimit: o.hardSplitLimit }, metrics, quotas);
 
   const router = new RpcRouter((method, seconds) => metrics.rpc(method, seconds));
   control.register(router);
@@ -106,9 +153,11 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
       indexCacheBytes: o.essIndexCacheBytes,
       maxChunksBeingTransferred: o.essMaxChunksBeingTransferred,
       protectedDirs: o.metaStorePath === undefined ? o.dataDirs : [...o.dataDirs, o.metaStorePath],
+      localDirRoots: o.essLocalDirRoots,
     },
     { openSegments: (conn, segments, hooks) => streams.openSegments(conn, segments, hooks), forgetFile: (path) => reader.forget(path) },
-  );
+  ).catch(failStart);
+  opened.push(() => ess.close(), () => replicator.close());
   ess.register(router);
   let link: MasterLink | undefined;
   let departure: Departure | undefined;
@@ -129,15 +178,17 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
       files: s.files.size,
       committed: [...s.files.values()].filter((f) => f.committed !== undefined).length,
     })),
+    quotas: quotas.status(),
+    connections: server.stats(),
   });
   router
-    .on(GetStatus, () => ({ json: Buffer.from(JSON.stringify(status())) }))
+    .on(GetStatus, (_req, conn) => ({ json: Buffer.from(JSON.stringify(workerStatusView(status(), conn))) }))
+    // Admin connections only (the access table).
     .on(DecommissionWorker, (_req, conn) => {
-      checkRole(conn, ADMIN_ROLES, 'DecommissionWorker');
       if (departure === undefined) throw new BraidError(ErrorCodes.SERVER_BUSY, 'the worker is still starting; ask again');
       log.info({ by: conn.remote }, 'decommission asked for over the admin RPC');
       departure.decommission();
-      return { json: Buffer.from(JSON.stringify(status())) };
+      return { json: Buffer.from(JSON.stringify(workerStatusView(status(), conn))) };
     });
 
   const onRequest = (msg: InboundRequest, conn: Connection): void => {
@@ -158,25 +209,32 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
     advertiseHost: advertise,
     port: o.port,
     role: Role.Worker,
+    roles: [Role.Client, Role.LifecycleManager, Role.Replica, Role.Admin],
     onRequest,
     onConnection: (conn) => memory.track(conn),
-    authenticate: clusterAuthenticator(o.authToken),
+    auth: o.security.auth,
+    tls: o.security.tls,
+    limits: o.security.limits,
     connection: serverLiveness(o),
-  });
+  }).catch((err: unknown) =>
+    // EADDRINUSE, EADDRNOTAVAIL, EACCES: the host/port options do not fit this machine.
+    failStart(new BraidError(ErrorCodes.CONFIG, `worker options "host"/"port": cannot listen on ${o.host}:${o.port}: ${reason(err)}`, { retriable: false, cause: err })),
+  );
   self = addressKey(server.address);
   const log = componentLogger('worker', { worker: self });
   const checkDisks = diskWatch(dataDirs, log);
   checkDisks();
   memory.setLogger(log);
   control.log = log;
-  log.info({ listen: `${o.host}:${server.address.port}`, advertised: addressKey(server.address), dataDirs: o.dataDirs, master: o.master && addressKey(o.master) }, 'worker listening');
+  log.info({ listen: `${o.host}:${server.address.port}`, advertised: self, dataDirs: o.dataDirs, master: o.master && addressKey(o.master) }, 'worker listening');
 
   if (o.master) {
     link = new MasterLink({
       master: o.master,
       self: server.address,
       intervalMs: o.heartbeatIntervalMs,
-      authToken: o.authToken,
+      key: o.security.secret,
+      tls: o.security.tls,
       connection: o,
       log,
       disks: async () => {
@@ -188,6 +246,11 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
       shuttingDown: () => push.shuttingDown,
       onExpired: async (keys) => {
         for (const k of keys) await control.deleteShuffle(k);
+      },
+      essAppIds: () => ess.appIds(),
+      // An expired application is removed as ApplicationRemoved with cleanup would: its executors' directories go too.
+      onAppsExpired: async (appIds) => {
+        for (const appId of appIds) await ess.applicationRemoved(appId, true).catch(() => undefined);
       },
     });
     await link.start();
@@ -228,6 +291,7 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
     options: o,
     memory: () => ({ held: memory.held, peak: memory.peak, pauses: memory.pauses, paused: memory.paused }),
     status,
+    reloadTls: () => o.security.tls?.reload(),
     decommission: () => leaving.decommission(),
     stopped: leaving.stopped,
     close: () => leaving.stop(),
