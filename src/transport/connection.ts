@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { moduleLogger } from '../log/index.js';
+import { roleName } from '../security/access.js';
 import {
   BraidError,
   DEFAULT_DECODER_LIMITS,
@@ -8,7 +9,6 @@ import {
   FrameDecoder,
   MessageType,
   ProtocolError,
-  Role,
   asBraidError,
   decodeMessage,
   decodeValue,
@@ -396,13 +396,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.socket.destroy();
     this.emit('close', error);
   }
-}
-
-const ROLE_NAMES = new Map<number, string>(Object.entries(Role).map(([name, id]) => [id, name]));
-
-/** A role id as people read it in a log line ('Worker'), or the number when it is none of ours. */
-function roleName(role: number): string | number {
-  return ROLE_NAMES.get(role) ?? role;
 }
 
 function forget<K, T>(pending: Map<K, Pending<T>>, key: K): void {
