@@ -33,6 +33,7 @@ import { formatBytes } from './lib/format.js';
 import { peerScript, spawnPeer, type Peer } from './lib/peer.js';
 import { median } from './lib/stats.js';
 import { result, type BenchModule, type BenchOptions, type BenchResult } from './lib/types.js';
+import { benchAppKey } from './lib/security.js';
 
 const MiB = 1024 * 1024;
 const BATCH_RECORDS = Math.floor((256 * 1024) / RECORD_SIZE);
@@ -139,9 +140,9 @@ export const compression: BenchModule = {
       peers.push(master);
       const worker = await spawnPeer(peerScript('worker-server'), ['--master', `127.0.0.1:${master.port}`], { profile: opts.profile, profileName: 'worker-server-compression' });
       peers.push(worker);
-      lm = await LifecycleManager.start({ appId: 'bench-compression', master: `127.0.0.1:${master.port}`, replicate: false });
+      lm = await LifecycleManager.start({ appId: 'bench-compression', master: `127.0.0.1:${master.port}`, replicate: false, authToken: benchAppKey('bench-compression') });
       for (const v of VARIANTS) {
-        clients.set(v.name, await ShuffleClient.connect({ appId: 'bench-compression', lifecycleManager: lm.address, compression: v.compression, compressionMode: v.mode }));
+        clients.set(v.name, await ShuffleClient.connect({ appId: 'bench-compression', lifecycleManager: lm.address, compression: v.compression, compressionMode: v.mode, authToken: benchAppKey('bench-compression') }));
       }
       let nextShuffleId = 1;
       const run = async (v: Variant, n: number): Promise<Sample> => {

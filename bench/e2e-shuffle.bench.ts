@@ -35,6 +35,7 @@ import { median } from './lib/stats.js';
 import { result, type BenchModule, type BenchOptions, type BenchResult } from './lib/types.js';
 import { rawFetch } from './worker-fetch.bench.js';
 import { rawPushFile } from './worker-push.bench.js';
+import { benchAppKey } from './lib/security.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -87,8 +88,8 @@ export const e2eShuffle: BenchModule = {
       const tasks = cluster.slice(2, 2 + MAPPERS);
       const raw = cluster[cluster.length - 1]!;
       const masterAddress = `127.0.0.1:${master.port}`;
-      lms.push(await LifecycleManager.start({ appId: 'bench-e2e', master: masterAddress, replicate: false }));
-      lms.push(await LifecycleManager.start({ appId: 'bench-e2e-repl', master: masterAddress, replicate: true }));
+      lms.push(await LifecycleManager.start({ appId: 'bench-e2e', master: masterAddress, replicate: false, authToken: benchAppKey('bench-e2e') }));
+      lms.push(await LifecycleManager.start({ appId: 'bench-e2e-repl', master: masterAddress, replicate: true, authToken: benchAppKey('bench-e2e-repl') }));
 
       /** CPU µs so far of every process of a variant, by role, so a figure can say what the whole shuffle cost and where. */
       const cpuNow = async (which: 'raw' | 'braid'): Promise<Record<string, number>> => {

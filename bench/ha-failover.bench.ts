@@ -5,7 +5,10 @@
  * Cluster (processes): a real etcd (Debian's etcd-server, own ports and data
  * directory), three masters elected through it (peers/ha-master.js: lease
  * TTL, grace period and heartbeat interval below), two workers
- * (peers/worker-server.js) given all three masters.
+ * (peers/worker-server.js) given all three masters. Security is on as in
+ * production: every peer authenticates with the run's secret and speaks TLS
+ * with a development CA made for the benchmark (bench/lib/security.ts); the
+ * clients below are an application (its key, the CA) and an admin probe.
  *
  * Each round, one of each, alternating which goes first:
  * - crash: the leader is killed with SIGKILL; the clock runs from the kill;
@@ -27,8 +30,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MasterClient } from '../src/ha/master-client.js';
 import { ApplicationHeartbeat, GetStatus, MasterRole, RequestSlots, Role, addressKey, type Address } from '../src/protocol/index.js';
+import { TlsMaterial } from '../src/security/tls.js';
 import { EtcdServer } from '../test/ha/etcd-server.js';
 import { peerScript, spawnPeer, type Peer } from './lib/peer.js';
+import { benchAppKey, benchCerts, benchSecret, tlsPeerArgs } from './lib/security.js';
 import { median } from './lib/stats.js';
 import { result, type BenchModule, type BenchOptions, type BenchResult } from './lib/types.js';
 
@@ -81,23 +86,30 @@ class Masters {
   }
 }
 
-async function measure(masters: Masters, probe: MasterClient, how: 'crash' | 'resign', round: number): Promise<Sample> {
+const APP = 'bench-ha';
+
+async function measure(masters: Masters, probe: MasterClient, app: TlsMaterial, how: 'crash' | 'resign', round: number): Promise<Sample> {
   const i = await masters.settled(probe);
   const victim = masters.peers[i]!;
   const clients = [0, 1].map(
-    () => new MasterClient({ masters: masters.addresses, connect: { role: Role.LifecycleManager, appId: 'bench-ha' }, failoverTimeoutMs: 120_000 }),
+    () =>
+      new MasterClient({
+        masters: masters.addresses,
+        connect: { role: Role.LifecycleManager, appId: APP, key: benchAppKey(APP), tls: app },
+        failoverTimeoutMs: 120_000,
+      }),
   );
   try {
     // Both clients know the leader before it goes, as a running job's would.
-    await Promise.all(clients.map((c) => c.call(ApplicationHeartbeat, { appId: 'bench-ha', shuffleIds: [] })));
+    await Promise.all(clients.map((c) => c.call(ApplicationHeartbeat, { appId: APP, shuffleIds: [] })));
     const exited = new Promise<void>((resolve) => victim.child.once('exit', () => resolve()));
     const t0 = performance.now();
     victim.child.kill(how === 'crash' ? 'SIGKILL' : 'SIGTERM');
     // Nothing may reach the old leader once the clock runs.
     await exited;
     const [firstMs, slotsMs] = await Promise.all([
-      clients[0]!.call(ApplicationHeartbeat, { appId: 'bench-ha', shuffleIds: [] }).then(() => performance.now() - t0),
-      clients[1]!.call(RequestSlots, { appId: 'bench-ha', shuffleId: round, count: 2, replicate: true, excluded: [] }).then(() => performance.now() - t0),
+      clients[0]!.call(ApplicationHeartbeat, { appId: APP, shuffleIds: [] }).then(() => performance.now() - t0),
+      clients[1]!.call(RequestSlots, { appId: APP, shuffleId: round, count: 2, replicate: true, excluded: [] }).then(() => performance.now() - t0),
     ]);
     for (const c of clients) if (c.leader.port === victim.port) throw new Error('a request was served by the stopped master');
     process.stderr.write(`  round ${round} ${how}: first request ${firstMs.toFixed(0)} ms, slots ${slotsMs.toFixed(0)} ms\n`);
@@ -114,6 +126,7 @@ export const haFailover: BenchModule = {
     const ttlMs = opts.quick ? 2000 : 5000;
     const rounds = opts.quick ? 3 : 5;
     const dir = await mkdtemp(join(tmpdir(), 'braid-bench-etcd-'));
+    const certs = benchCerts();
     const etcdExits: Promise<void>[] = [];
     const etcd = await EtcdServer.start(dir, (child) => {
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -122,21 +135,23 @@ export const haFailover: BenchModule = {
     });
     const masters = new Masters([
       '--etcd', etcd.endpoint, '--lease-ttl-ms', String(ttlMs), '--grace-ms', String(GRACE_MS),
-      '--heartbeat-ms', String(HEARTBEAT_MS), '--cluster', `bench-${process.pid}`,
+      '--heartbeat-ms', String(HEARTBEAT_MS), '--cluster', `bench-${process.pid}`, ...tlsPeerArgs(certs.files),
     ]);
     const workers: Peer[] = [];
     let probe: MasterClient | undefined;
     try {
       for (let k = 0; k < 3; k++) masters.peers.push(await masters.start());
       // Restarted masters come back on their ports: these addresses hold for the whole run.
-      probe = new MasterClient({ masters: masters.addresses, connect: { role: Role.Admin }, failoverTimeoutMs: 0 });
+      probe = new MasterClient({ masters: masters.addresses, connect: { role: Role.Admin, key: benchSecret(), tls: TlsMaterial.fromFiles(certs.files) }, failoverTimeoutMs: 0 });
+      // An application's driver holds the CA only.
+      const app = TlsMaterial.fromFiles({ caFile: certs.files.caFile });
       const list = masters.addresses.map(addressKey).join(',');
-      for (let k = 0; k < 2; k++) workers.push(await spawnPeer(peerScript('worker-server'), ['--master', list]));
+      for (let k = 0; k < 2; k++) workers.push(await spawnPeer(peerScript('worker-server'), ['--master', list, ...tlsPeerArgs(certs.files)]));
       const crash: Sample[] = [];
       const resign: Sample[] = [];
       for (let r = 0; r < rounds; r++) {
         const order = r % 2 === 0 ? (['crash', 'resign'] as const) : (['resign', 'crash'] as const);
-        for (const how of order) (how === 'crash' ? crash : resign).push(await measure(masters, probe, how, 2 * r + (how === 'crash' ? 0 : 1)));
+        for (const how of order) (how === 'crash' ? crash : resign).push(await measure(masters, probe, app, how, 2 * r + (how === 'crash' ? 0 : 1)));
       }
       const target = ttlMs + 1000;
       return [
@@ -151,6 +166,7 @@ export const haFailover: BenchModule = {
       await etcd.stop();
       await Promise.all(etcdExits);
       await rm(dir, { recursive: true, force: true });
+      certs.remove();
     }
   },
 };

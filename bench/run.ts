@@ -19,6 +19,7 @@ import { codec } from './codec.bench.js';
 import { resultsTable } from './lib/format.js';
 import type { BenchModule, BenchOptions, BenchResult } from './lib/types.js';
 import { transportPush } from './transport-push.bench.js';
+import { transportPushTls } from './transport-push-tls.bench.js';
 import { rawBaselines } from './raw-baselines.bench.js';
 import { scale } from './scale.bench.js';
 import { smallShuffle } from './small-shuffle.bench.js';
@@ -30,7 +31,7 @@ import { workerFetch } from './worker-fetch.bench.js';
 import { workerPush } from './worker-push.bench.js';
 
 /** The registry, in run order. */
-const BENCHMARKS: BenchModule[] = [rawBaselines, codec, transportPush, workerPush, workerFetch, e2eShuffle, compression, terasort, smallShuffle, scale, haFailover];
+const BENCHMARKS: BenchModule[] = [rawBaselines, codec, transportPush, transportPushTls, workerPush, workerFetch, e2eShuffle, compression, terasort, smallShuffle, scale, haFailover];
 
 const RESULTS_PATH = fileURLToPath(new URL('../../bench/results.json', import.meta.url));
 

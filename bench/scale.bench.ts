@@ -38,6 +38,7 @@ import { startStandalone } from '../src/server/standalone.js';
 import { formatBytes } from './lib/format.js';
 import { median } from './lib/stats.js';
 import { result, type BenchModule, type BenchOptions, type BenchResult } from './lib/types.js';
+import { benchAppKey, benchSecret } from './lib/security.js';
 
 const MiB = 1024 * 1024;
 const MAPS = 2;
@@ -157,10 +158,10 @@ export const scale: BenchModule = {
     const twice: Point = { label: `data.${formatBytes(2 * bytes).replace(' ', '')}`, partitions: 100, bytes: 2 * bytes };
     points.push(twice);
 
-    const cluster = await startStandalone({ workers: 2 });
+    const cluster = await startStandalone({ workers: 2, authSecret: benchSecret() });
     const appId = `bench-scale-${process.pid}`;
-    const lm = await LifecycleManager.start({ appId, master: cluster.masterAddress });
-    const client = await ShuffleClient.connect({ appId, lifecycleManager: lm.address });
+    const lm = await LifecycleManager.start({ appId, master: cluster.masterAddress, authToken: benchAppKey(appId) });
+    const client = await ShuffleClient.connect({ appId, lifecycleManager: lm.address, authToken: benchAppKey(appId) });
     const s: Shuffler = { client, lm, nextShuffleId: 1 };
     const times = new Map<string, number[]>(points.map((p) => [p.label, []]));
     const mapTimes = new Map<string, number[]>(points.map((p) => [p.label, []]));

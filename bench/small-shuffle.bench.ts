@@ -29,6 +29,7 @@ import { startStandalone } from '../src/server/standalone.js';
 import { peerScript, spawnPeer } from './lib/peer.js';
 import { median } from './lib/stats.js';
 import { result, type BenchModule, type BenchOptions, type BenchResult } from './lib/types.js';
+import { benchAppKey, benchSecret } from './lib/security.js';
 
 const PARTITIONS = 10;
 const RECORD_BYTES = 100;
@@ -66,10 +67,10 @@ export const smallShuffle: BenchModule = {
     const shufflesPerRound = opts.quick ? 8 : 30;
     const pingsPerRound = opts.quick ? 200 : 1000;
     const peer = await spawnPeer(peerScript('push-server'), ['raw'], { profile: opts.profile, profileName: 'push-server-raw' });
-    const cluster = await startStandalone({ workers: 2 });
+    const cluster = await startStandalone({ workers: 2, authSecret: benchSecret() });
     const appId = `bench-small-${process.pid}`;
-    const lm = await LifecycleManager.start({ appId, master: cluster.masterAddress });
-    const client = await ShuffleClient.connect({ appId, lifecycleManager: lm.address });
+    const lm = await LifecycleManager.start({ appId, master: cluster.masterAddress, authToken: benchAppKey(appId) });
+    const client = await ShuffleClient.connect({ appId, lifecycleManager: lm.address, authToken: benchAppKey(appId) });
     const socket = connect({ host: '127.0.0.1', port: peer.port, noDelay: true });
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     const records = Array.from({ length: PARTITIONS }, (_, p) => Buffer.alloc(RECORD_BYTES, 0x41 + p));

@@ -28,6 +28,7 @@ import { result, type BenchModule, type BenchOptions, type BenchResult } from '.
 import { connectRedis, ensureRedisClientInstalled } from './redis-peer/client.js';
 import { runRedisTeraSort } from './redis-peer/driver.js';
 import { redisServerVersion, startRedisServer, type RedisServer } from './redis-peer/server.js';
+import { benchSecret } from './lib/security.js';
 
 const MiB = 1024 * 1024;
 const MAPS = 8;
@@ -74,7 +75,7 @@ export const terasort: BenchModule = {
       }
     }
 
-    const cluster = await startStandalone({ workers: 2 });
+    const cluster = await startStandalone({ workers: 2, authSecret: benchSecret() });
     let redis: RedisServer | undefined;
     const braidRuns: Run[] = [];
     const redisRuns: Run[] = [];
@@ -87,6 +88,7 @@ export const terasort: BenchModule = {
           numMaps: MAPS,
           numReduces: REDUCES,
           master: cluster.masterAddress,
+          authSecret: benchSecret(),
           processes: PROCESSES,
           replicate: true,
           client: { compression: 'lz4' },

@@ -22,6 +22,8 @@ import { formatBytes } from './lib/format.js';
 import { peerScript, spawnPeer, type Peer } from './lib/peer.js';
 import { median } from './lib/stats.js';
 import { result, type BenchModule, type BenchOptions, type BenchResult } from './lib/types.js';
+import { benchAppKey } from './lib/security.js';
+import type { TlsMaterial } from '../src/security/tls.js';
 
 interface Config {
   /** Result name suffix, e.g. '64k.k32'. */
@@ -42,7 +44,7 @@ const CONFIGS: Config[] = [
 /** The configuration reported as plain `transport.push`: ~64 KiB batches, 32 in flight per worker. */
 const HEADLINE = '64k.k32';
 
-interface Sample {
+export interface Sample {
   gbps: number;
   /** CPU seconds per second of wall time, 1.0 = one core busy. */
   clientCpu: number;
@@ -60,8 +62,13 @@ async function stat(peer: Peer): Promise<Stat> {
 }
 
 
-async function pushBraid(port: number, body: Buffer, count: number, inFlight: number): Promise<void> {
-  const conn = await connect({ host: '127.0.0.1', port }, { role: Role.Client, appId: 'bench' });
+/** Pushes with the transport's connect(), over TLS when `tls` is given (transport.push.tls). */
+export function braidPusher(tls?: TlsMaterial): Pusher {
+  return (port, body, count, inFlight) => pushBraid(port, body, count, inFlight, tls);
+}
+
+async function pushBraid(port: number, body: Buffer, count: number, inFlight: number, tls?: TlsMaterial): Promise<void> {
+  const conn = await connect({ host: '127.0.0.1', port }, { role: Role.Client, appId: 'bench', key: benchAppKey('bench'), tls });
   let next = 0;
   const lane = async () => {
     while (next < count) {
@@ -79,10 +86,10 @@ async function pushBraid(port: number, body: Buffer, count: number, inFlight: nu
   }
 }
 
-type Pusher = (port: number, body: Buffer, count: number, inFlight: number) => Promise<void>;
+export type Pusher = (port: number, body: Buffer, count: number, inFlight: number) => Promise<void>;
 
 /** One timed transfer. The connect of the Braid client (and its handshake) is inside; it is ~0.1 ms of ≥ 50 ms. */
-async function measure(peer: Peer, push: Pusher, body: Buffer, totalBytes: number, inFlight: number): Promise<Sample> {
+export async function measure(peer: Peer, push: Pusher, body: Buffer, totalBytes: number, inFlight: number): Promise<Sample> {
   const count = Math.ceil(totalBytes / body.length);
   const before = await stat(peer);
   const cpu0 = process.cpuUsage();
@@ -102,7 +109,7 @@ async function measure(peer: Peer, push: Pusher, body: Buffer, totalBytes: numbe
   };
 }
 
-function makeBody(size: number): Buffer {
+export function makeBody(size: number): Buffer {
   // A realistic body: one batch (16-byte header + payload) of non-constant bytes.
   const body = Buffer.allocUnsafe(size);
   for (let i = 0; i < size; i++) body[i] = (i * 2654435761) >>> 24;
@@ -111,7 +118,7 @@ function makeBody(size: number): Buffer {
 }
 
 /** Medians of one variant's runs: throughput, and CPU per GB on each side (less disturbed by other load than wall time). */
-function describe(s: readonly Sample[]): string {
+export function describe(s: readonly Sample[]): string {
   const m = (f: (x: Sample) => number) => median(s.map(f));
   const gbps = m((x) => x.gbps);
   const clientMsPerGB = m((x) => (1000 * x.clientCpu) / x.gbps);

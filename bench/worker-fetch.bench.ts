@@ -44,6 +44,7 @@ import { peerScript, spawnPeer } from './lib/peer.js';
 import { median } from './lib/stats.js';
 import { result, type BenchModule, type BenchOptions, type BenchResult } from './lib/types.js';
 import { describe, timed, type Sample } from './worker-push.bench.js';
+import { benchAppKey } from './lib/security.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -153,8 +154,8 @@ export const workerFetch: BenchModule = {
     const conns: Connection[] = [];
     const results: BenchResult[] = [];
     try {
-      const lm = await connect({ host: '127.0.0.1', port: worker.port }, { role: Role.LifecycleManager, appId: APP });
-      const client = await connect({ host: '127.0.0.1', port: worker.port }, { role: Role.Client, appId: APP });
+      const lm = await connect({ host: '127.0.0.1', port: worker.port }, { role: Role.LifecycleManager, appId: APP, key: benchAppKey(APP) });
+      const client = await connect({ host: '127.0.0.1', port: worker.port }, { role: Role.Client, appId: APP, key: benchAppKey(APP) });
       conns.push(lm, client);
       const dir = await worker.query('DIR');
       const pathOf = (shuffleId: number) => join(dir, APP, String(shuffleId), locationFileName(0, 0, Mode.Primary));

@@ -41,6 +41,7 @@ import { formatBytes } from './lib/format.js';
 import { peerScript, spawnPeer, type Peer } from './lib/peer.js';
 import { median } from './lib/stats.js';
 import { result, type BenchModule, type BenchOptions, type BenchResult } from './lib/types.js';
+import { benchAppKey } from './lib/security.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -188,9 +189,9 @@ export const workerPush: BenchModule = {
     const conns: Connection[] = [];
     const results: BenchResult[] = [];
     try {
-      const lm = await connect({ host: '127.0.0.1', port: worker.port }, { role: Role.LifecycleManager, appId: APP });
+      const lm = await connect({ host: '127.0.0.1', port: worker.port }, { role: Role.LifecycleManager, appId: APP, key: benchAppKey(APP) });
       conns.push(lm);
-      const client = await connect({ host: '127.0.0.1', port: worker.port }, { role: Role.Client, appId: APP });
+      const client = await connect({ host: '127.0.0.1', port: worker.port }, { role: Role.Client, appId: APP, key: benchAppKey(APP) });
       conns.push(client);
       const rawBody = Buffer.allocUnsafe(BODY);
       fillBatch(rawBody, 0, BODY, 0);

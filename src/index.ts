@@ -52,5 +52,6 @@ export {
 // External shuffle service mode: executors' own map outputs served by workers.
 export { registerExecutor, fetchBlocks, writeMapOutput, type FetchBlocksOptions, type ExecutorShuffleInfo } from './ess/index.js';
 
-// Authentication: the token an application presents when the cluster has a secret.
-export { applicationToken } from './transport/auth.js';
+// Security: the key an application proves when the cluster has a secret, and TLS material.
+export { applicationKey } from './security/keys.js';
+export { TlsMaterial, type TlsFiles, type TlsInput } from './security/tls.js';

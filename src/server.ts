@@ -4,10 +4,12 @@
  * Options come from defaults, a config file (--config or BRAID_CONFIG), the
  * environment (BRAID_*) and flags, later wins. Prints one ready line:
  * `braid <role> ready {"master":"host:port",...}`, then serves until SIGTERM
- * or SIGINT, which stop it cleanly.
+ * or SIGINT, which stop it cleanly. SIGHUP reads the TLS files again. A
+ * worker also takes SIGUSR2: decommission (no new work, reads served until
+ * its shuffles are gone, then it exits 0).
  */
 import { describeOptions, helpRequested, resolveConfig, type ConfigRole, type RoleConfigs } from './config/index.js';
-import { configureLogging } from './log/index.js';
+import { componentLogger, configureLogging } from './log/index.js';
 import { asBraidError } from './protocol/index.js';
 import { runMaster, runStandalone, runWorker, type RunningRole } from './server/roles.js';
 
@@ -43,7 +45,26 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  let running: RunningRole;
+  let running: RunningRole | undefined;
+  // A renewed certificate is picked up without a restart; a bad renewal is refused and the old one kept.
+  process.on('SIGHUP', () => {
+    const log = componentLogger(role);
+    try {
+      if (running === undefined) return; // still starting: the files are being read anyway
+      running.reloadTls();
+      log.info('SIGHUP: TLS certificate and key read again');
+    } catch (err) {
+      log.error({ code: asBraidError(err).code }, `SIGHUP: TLS files not reloaded, the old ones stay in use: ${asBraidError(err).message}`);
+    }
+  });
+  // SIGUSR2 takes a worker out of service (it exits by itself once its shuffles are gone); one
+  // that arrives during startup is kept for then. Other roles ignore it rather than die of it.
+  let decommissionAsked = false;
+  process.on('SIGUSR2', () => {
+    if (running === undefined) decommissionAsked = true;
+    else if (running.decommission) running.decommission();
+    else process.stderr.write(`braid ${role}: SIGUSR2 ignored (only a worker can be decommissioned)\n`);
+  });
   try {
     running = await start(role, flags);
   } catch (err) {
@@ -52,8 +73,13 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   process.stdout.write(`braid ${role} ready ${JSON.stringify(running.ready)}\n`);
-  const signal = await stopSignal;
-  process.stderr.write(`braid ${role}: ${signal}, stopping\n`);
+  if (decommissionAsked) running.decommission?.();
+  const ended = await Promise.race([stopSignal, running.stopped?.then(() => 'stopped' as const) ?? new Promise<never>(() => undefined)]);
+  if (ended === 'stopped') {
+    process.stderr.write(`braid ${role}: out of service, exiting\n`);
+    return 0;
+  }
+  process.stderr.write(`braid ${role}: ${ended}, stopping\n`);
   await running.close();
   return 0;
 }

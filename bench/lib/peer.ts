@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { BraidError, ErrorCodes } from '../../src/protocol/index.js';
+import { BENCH_SECRET_ENV, benchSecret } from './security.js';
 
 /**
  * Bench peers are compiled scripts in dist-bench/bench/peers/ run as child
@@ -52,7 +53,9 @@ export async function spawnPeer(script: string, args: string[], opts: SpawnPeerO
     const name = opts.profileName ?? basename(script, '.js');
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${name}.${process.pid}-${++profileSeq}.cpuprofile`);
   }
-  const child = spawn(process.execPath, [...execArgv, script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // Every peer of a run shares its cluster secret (through the environment, not the command line).
+  const env = { ...process.env, [BENCH_SECRET_ENV]: benchSecret() };
+  const child = spawn(process.execPath, [...execArgv, script, ...args], { stdio: ['pipe', 'pipe', 'inherit'], env });
   live.add(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   void exited.then(() => live.delete(child));

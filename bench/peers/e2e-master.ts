@@ -8,8 +8,9 @@
  */
 import { startMaster } from '../../src/server/master/index.js';
 import { announceReady, exitOnSignal, serveCommands } from '../lib/peer.js';
+import { benchSecret } from '../lib/security.js';
 
-const master = await startMaster({ host: '127.0.0.1', port: 0 });
+const master = await startMaster({ host: '127.0.0.1', port: 0, authSecret: benchSecret() });
 exitOnSignal(() => master.close());
 serveCommands();
 announceReady(master.address.port);

@@ -24,6 +24,7 @@
 import { createInterface } from 'node:readline';
 import { ShuffleClient } from '../../src/client/shuffle-client.js';
 import { announceReady, exitOnSignal } from '../lib/peer.js';
+import { benchAppKey } from '../lib/security.js';
 
 const POOL_BYTES = 16 * 1024 * 1024;
 const RECORD = 64;
@@ -56,7 +57,7 @@ const clients = new Map<string, Promise<ShuffleClient>>();
 function client(appId: string, lmPort: string): Promise<ShuffleClient> {
   const key = `${appId}@${lmPort}`;
   let c = clients.get(key);
-  if (c === undefined) clients.set(key, (c = ShuffleClient.connect({ appId, lifecycleManager: `127.0.0.1:${lmPort}` })));
+  if (c === undefined) clients.set(key, (c = ShuffleClient.connect({ appId, lifecycleManager: `127.0.0.1:${lmPort}`, authToken: benchAppKey(appId) })));
   return c;
 }
 

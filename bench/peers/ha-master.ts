@@ -4,6 +4,9 @@
  *
  *   node dist-bench/bench/peers/ha-master.js --etcd host:port --port N
  *        --lease-ttl-ms 2000 --grace-ms 2000 --heartbeat-ms 1000 --cluster name
+ *        [--tls-ca ca.pem --tls-cert node.pem --tls-key node-key.pem]
+ *
+ * It authenticates with the run's secret (bench/lib/security.ts).
  *
  * Prints READY <port>. SIGTERM resigns and exits; SIGKILL is the crash the
  * benchmark measures.
@@ -11,6 +14,7 @@
 import { parseArgs } from 'node:util';
 import { startMaster } from '../../src/server/master/index.js';
 import { announceReady, exitOnSignal, serveCommands } from '../lib/peer.js';
+import { TLS_PEER_OPTIONS, benchSecret, peerTls } from '../lib/security.js';
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +24,7 @@ const { values } = parseArgs({
     'grace-ms': { type: 'string' },
     'heartbeat-ms': { type: 'string' },
     cluster: { type: 'string' },
+    ...TLS_PEER_OPTIONS,
   },
 });
 
@@ -31,6 +36,8 @@ const master = await startMaster({
   leaderGraceMs: Number(values['grace-ms']),
   heartbeatIntervalMs: Number(values['heartbeat-ms']),
   clusterName: values.cluster,
+  authSecret: benchSecret(),
+  tls: peerTls(values),
 });
 exitOnSignal(() => master.close());
 serveCommands();

@@ -2,10 +2,12 @@
  * Bench peer: the receiving side of transport.push.
  *
  *   node dist-bench/bench/peers/push-server.js braid|raw
+ *   node dist-bench/bench/peers/push-server.js braid-tls <ca.pem> <node.pem> <node-key.pem>
  *
  * braid: a TransportServer that answers every PushData with a PushResponse
  *        (status SUCCESS) once the frame has arrived. The body is dropped,
  *        never copied here; whatever copy happens is the transport's.
+ * braid-tls: the same server listening with TLS (the given CA, certificate and key).
  * raw:   the baseline. A plain node:net server reading length-prefixed
  *        messages (u32 big-endian length, then the payload): it only counts
  *        bytes, and writes a 4-byte ack per completed message. No buffering,
@@ -17,16 +19,20 @@
  */
 import { createServer, type Socket } from 'node:net';
 import { BraidError, ErrorCodes, MessageType, PushStatus, Role } from '../../src/protocol/index.js';
-import { TransportServer } from '../../src/transport/index.js';
+import { TlsMaterial } from '../../src/security/tls.js';
+import { TransportServer, clusterAuth } from '../../src/transport/index.js';
 import { announceReady, exitOnSignal, serveCommands } from '../lib/peer.js';
+import { benchSecret } from '../lib/security.js';
 
 let payloadBytes = 0;
 
-async function startBraid(): Promise<{ port: number; close(): Promise<void> }> {
+async function startBraid(tls?: TlsMaterial): Promise<{ port: number; close(): Promise<void> }> {
   // One shared one-byte status: the reply must not allocate more than the transport does.
   const ok = Buffer.from([PushStatus.SUCCESS]);
   const server = await TransportServer.listen({
     role: Role.Worker,
+    auth: clusterAuth(benchSecret()),
+    tls,
     onRequest(message, conn) {
       if (message.type === MessageType.PushData) {
         payloadBytes += message.body.length;
@@ -83,12 +89,13 @@ async function startRaw(): Promise<{ port: number; close(): Promise<void> }> {
   };
 }
 
-const mode = process.argv[2];
-if (mode !== 'braid' && mode !== 'raw') {
-  process.stderr.write('usage: push-server.js braid|raw\n');
+const [mode, caFile, certFile, keyFile] = process.argv.slice(2);
+if (mode !== 'braid' && mode !== 'raw' && !(mode === 'braid-tls' && keyFile !== undefined)) {
+  process.stderr.write('usage: push-server.js braid|raw|braid-tls <ca> <cert> <key>\n');
   process.exit(2);
 }
-const server = mode === 'braid' ? await startBraid() : await startRaw();
+const server =
+  mode === 'raw' ? await startRaw() : await startBraid(mode === 'braid-tls' ? TlsMaterial.fromFiles({ caFile: caFile!, certFile: certFile!, keyFile: keyFile! }) : undefined);
 exitOnSignal(() => server.close());
 serveCommands({
   STAT: () => {

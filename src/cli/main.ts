@@ -6,12 +6,18 @@
  *   braid wordcount [--size 64m] [--maps 4] [--reduces 4] [--master host:port]
  *   braid gensort   --records N --output file [--seed 1] [--start 0]
  *   braid status    --master host:port[,host:port...]
+ *   braid worker    decommission|status --worker host:port
  *
  * --master takes every master of a cluster whose masters are elected
  * through etcd; commands follow the leader.
  *
  * Without --master, jobs run on an embedded standalone cluster (a master and
- * --workers workers, replication on) whose data lives in a temporary directory.
+ * --workers workers, replication on) whose data lives in a temporary directory;
+ * it gets a random secret that only this command and its task processes know.
+ * With --master, the cluster's secret comes from --auth-secret-file or
+ * BRAID_AUTH_SECRET (--insecure for a cluster without authentication), and
+ * TLS from --tls-ca-file (plus --tls-cert-file/--tls-key-file: the job's
+ * LifecycleManager listens with them, `status` presents them as an admin).
  *
  * Exit status: 0 done (and validated), 1 the job failed or did not validate,
  * 2 usage or configuration error (BRAID_ERR_CONFIG), 3 unusable input or
@@ -22,8 +28,11 @@ import { dirname, join } from 'node:path';
 import { humanBytes } from './format.js';
 import { parseMasters } from '../ha/master-addresses.js';
 import { MasterClient } from '../ha/master-client.js';
-import { BraidError, ErrorCodes, GetStatus, Role, addressKey, asBraidError, masterRoleName, type Address } from '../protocol/index.js';
+import { BraidError, DecommissionWorker, ErrorCodes, GetStatus, Role, addressKey, asBraidError, masterRoleName, parseAddress, type Address } from '../protocol/index.js';
+import { randomSecret, readSecretFile } from '../security/secret-file.js';
+import { TlsMaterial, type TlsFiles } from '../security/tls.js';
 import { startStandalone, type StandaloneHandle } from '../server/standalone.js';
+import { connect, type ConnectOptions } from '../transport/index.js';
 import { RECORD_SIZE, writeGensortFile } from '../jobs/data/index.js';
 import { runJob, type Phase, type TaskFailure } from '../jobs/runner/driver.js';
 import { Args } from './args.js';
@@ -36,21 +45,59 @@ const USAGE = `usage:
   braid wordcount [--size 64m] [--maps 4] [--reduces 4] [--master host:port] [--workers 2] [--replicate|--no-replicate] [--processes 2]
   braid gensort   --records N --output file [--seed 1] [--start 0]
   braid status    --master host:port[,host:port...]
+  braid worker    decommission|status --worker host:port   (decommission: no new work, reads served until its shuffles are gone, then it exits)
 --master lists every master when they are elected through etcd (high availability).
+security, with --master or --worker: [--auth-secret-file F | BRAID_AUTH_SECRET=... | --insecure] [--tls-ca-file F [--tls-cert-file F --tls-key-file F]]
 exit status: 0 done, 1 job failed or not validated, 2 usage or configuration error, 3 unusable input or output`;
 
 /** Exit statuses by error code; anything else is 1. */
 const EXIT_STATUS: Partial<Record<string, number>> = { [ErrorCodes.CONFIG]: 2, [ErrorCodes.INPUT]: 3 };
 
+/** An address option (--worker); a malformed one is a configuration error naming the option. */
+function addressOption(value: string, option: string): Address {
+  try {
+    return parseAddress(value);
+  } catch (err) {
+    throw new BraidError(ErrorCodes.CONFIG, `${option}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 interface Cluster {
   master: Address[];
+  /** '' for a cluster without authentication. */
   authSecret: string;
+  tls: TlsFiles | undefined;
   close(): Promise<void>;
 }
 
-/** The cluster secret: --auth-token, else BRAID_AUTH_TOKEN, else none (authentication off). */
-function authSecret(args: Args): string {
-  return args.string('auth-token') ?? process.env.BRAID_AUTH_TOKEN ?? '';
+interface Security {
+  secret: string;
+  tls: TlsFiles | undefined;
+}
+
+/**
+ * The secret and TLS files for talking to an existing cluster: the secret
+ * from --auth-secret-file or BRAID_AUTH_SECRET (never a flag with the secret
+ * itself); none only with an explicit --insecure.
+ */
+function securityFrom(args: Args): () => Security {
+  const file = args.string('auth-secret-file');
+  const insecure = args.bool('insecure', false);
+  const ca = args.string('tls-ca-file');
+  const cert = args.string('tls-cert-file');
+  const key = args.string('tls-key-file');
+  return () => {
+    const fromEnv = process.env.BRAID_AUTH_SECRET ?? '';
+    const secret = file !== undefined ? readSecretFile(file, '--auth-secret-file') : fromEnv;
+    if (secret === '' && !insecure) {
+      throw new BraidError(ErrorCodes.CONFIG, 'no cluster secret: give it with --auth-secret-file <file> or BRAID_AUTH_SECRET, or pass --insecure for a cluster started with --insecure');
+    }
+    if (secret !== '' && insecure) throw new BraidError(ErrorCodes.CONFIG, '--insecure contradicts the cluster secret given; use one of them');
+    if (ca === undefined && (cert !== undefined || key !== undefined)) throw new BraidError(ErrorCodes.CONFIG, '--tls-cert-file and --tls-key-file need --tls-ca-file');
+    const tls = ca === undefined ? undefined : { caFile: ca, ...(cert === undefined ? {} : { certFile: cert }), ...(key === undefined ? {} : { keyFile: key }) };
+    if (tls !== undefined) TlsMaterial.fromFiles(tls); // fail here, naming the file, rather than in a task process
+    return { secret, tls };
+  };
 }
 
 /** Set once SIGINT/SIGTERM is removing an embedded cluster; that handler ends the process. */
@@ -64,11 +111,16 @@ let interrupted = false;
 function clusterFrom(args: Args): () => Promise<Cluster> {
   const master = args.string('master');
   const workers = args.int('workers', 2, 1, 16);
-  const secret = authSecret(args);
+  const security = securityFrom(args);
   const masters = master === undefined ? undefined : mastersArg(master);
   return async () => {
-    if (masters !== undefined) return { master: masters, authSecret: secret, close: async () => {} };
-    const embedded: StandaloneHandle = await startStandalone({ workers, master: { authToken: secret }, worker: { authToken: secret } });
+    if (masters !== undefined) {
+      const { secret, tls } = security();
+      return { master: masters, authSecret: secret, tls, close: async () => {} };
+    }
+    // The embedded cluster lives on loopback for this command only: a random secret, known to it and its task processes.
+    const secret = randomSecret();
+    const embedded: StandaloneHandle = await startStandalone({ workers, authSecret: secret });
     process.stderr.write(`embedded cluster: master ${embedded.masterAddress.host}:${embedded.masterAddress.port}, ${workers} workers, data in ${embedded.dataDir}\n`);
     // Ctrl-C must not leave the embedded cluster's data (up to twice the job's size) in the temporary directory.
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -81,6 +133,7 @@ function clusterFrom(args: Args): () => Promise<Cluster> {
     return {
       master: [embedded.masterAddress],
       authSecret: secret,
+      tls: undefined,
       close: async () => {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
@@ -161,6 +214,7 @@ async function terasort(args: Args): Promise<number> {
       numReduces: reduces,
       master: c.master,
       authSecret: c.authSecret,
+      tls: c.tls,
       processes,
       replicate,
       client: { compression },
@@ -190,6 +244,7 @@ async function wordcount(args: Args): Promise<number> {
       numReduces: reduces,
       master: c.master,
       authSecret: c.authSecret,
+      tls: c.tls,
       processes,
       onProgress: progress(),
     });
@@ -235,11 +290,11 @@ async function gensort(args: Args): Promise<number> {
  */
 async function status(args: Args): Promise<number> {
   const master = args.string('master');
-  const token = authSecret(args);
+  const security = securityFrom(args);
   args.done();
   if (master === undefined) throw new BraidError(ErrorCodes.CONFIG, 'status needs --master host:port[,host:port...]');
   const masters = mastersArg(master);
-  const client = new MasterClient({ masters, connect: { role: Role.Admin, token }, failoverTimeoutMs: 10_000 });
+  const client = new MasterClient({ masters, connect: adminIdentity(security()), failoverTimeoutMs: 10_000 });
   try {
     const roles = await Promise.all(
       masters.map(async (address) => {
@@ -267,10 +322,42 @@ async function status(args: Args): Promise<number> {
   }
 }
 
+/** How an operator's command connects: as the admin role, with the cluster secret and TLS files given. */
+function adminIdentity({ secret, tls }: Security): ConnectOptions {
+  return { role: Role.Admin, key: secret, tls: tls === undefined ? undefined : TlsMaterial.fromFiles(tls) };
+}
+
+/** Calls an admin RPC that answers JSON on the server at `address` and prints the answer. */
+async function adminCall(address: string, option: string, security: () => Security, method: typeof GetStatus | typeof DecommissionWorker): Promise<number> {
+  const conn = await connect(addressOption(address, option), adminIdentity(security()));
+  try {
+    const res = await conn.call(method, {});
+    process.stdout.write(JSON.stringify(JSON.parse(res.json.toString('utf8')), null, 2) + '\n');
+    return 0;
+  } finally {
+    conn.close();
+  }
+}
+
+/** `braid worker decommission|status --worker host:port`: the worker's own admin RPCs. */
+async function worker(args: Args, sub: string | undefined): Promise<number> {
+  const address = args.string('worker');
+  const security = securityFrom(args);
+  args.done();
+  const method = sub === 'decommission' ? DecommissionWorker : sub === 'status' ? GetStatus : undefined;
+  if (method === undefined) throw new BraidError(ErrorCodes.CONFIG, `braid worker: expected decommission or status, got ${sub === undefined ? 'nothing' : `"${sub}"`}`);
+  if (address === undefined) throw new BraidError(ErrorCodes.CONFIG, `braid worker ${sub}: needs --worker host:port`);
+  return adminCall(address, '--worker', security, method);
+}
+
 const COMMANDS: Record<string, (args: Args) => Promise<number>> = { terasort, wordcount, gensort, status };
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'worker' && !rest.includes('--help')) {
+    const [sub, ...flags] = rest;
+    return worker(new Args(flags), sub);
+  }
   const run = command === undefined ? undefined : COMMANDS[command];
   if (run === undefined || rest.includes('--help')) {
     process.stderr.write(USAGE + '\n');

@@ -1,4 +1,6 @@
 import { BraidError, ErrorCodes, parseAddress, type Address } from '../protocol/index.js';
+import { TlsMaterial, type TlsInput } from '../security/tls.js';
+import { DEFAULT_LIVENESS, checkLiveness } from '../transport/index.js';
 
 export type CompressionName = 'lz4' | 'zstd' | 'none';
 
@@ -18,6 +20,12 @@ export interface ShuffleClientOptions {
   pushTimeoutMs?: number;
   /** Connecting and the handshake, to a worker or the LifecycleManager. */
   connectTimeoutMs?: number;
+  /** An idle connection sends a ping this often. */
+  pingIntervalMs?: number;
+  /** A connection silent (not even a pong) this long is closed as dead: its pushes revive elsewhere, its reads go to the other copy. */
+  deadPeerTimeoutMs?: number;
+  /** A worker found dead is not connected to again for this long (pushes revive elsewhere at once; reads prefer the other copy). */
+  deadPeerBackoffMs?: number;
   /** Times one batch is revived and sent again before the push fails. */
   maxPushRetries?: number;
   /** Chunk requests in flight per stream while reading. */
@@ -25,10 +33,13 @@ export interface ShuffleClientOptions {
   fetchTimeoutMs?: number;
   /** Stage attempt reported with fetch failures. */
   stageAttemptId?: number;
+  /** The application's key, applicationKey(secret, appId); '' for a cluster without authentication. */
   authToken?: string;
+  /** TLS to the workers and the LifecycleManager: at least the CA (files, so task processes can be told). */
+  tls?: TlsInput;
 }
 
-export type ResolvedClientOptions = Required<Omit<ShuffleClientOptions, 'lifecycleManager'>> & { lifecycleManager: Address };
+export type ResolvedClientOptions = Required<Omit<ShuffleClientOptions, 'lifecycleManager' | 'tls'>> & { lifecycleManager: Address; tls: TlsMaterial | undefined };
 
 export const CLIENT_DEFAULTS = {
   compression: 'lz4',
@@ -38,7 +49,8 @@ export const CLIENT_DEFAULTS = {
   maxInFlightTotal: 64,
   mergeBufferSize: 64 * 1024,
   pushTimeoutMs: 60_000,
-  connectTimeoutMs: 10_000,
+  ...DEFAULT_LIVENESS,
+  deadPeerBackoffMs: 10_000,
   maxPushRetries: 8,
   fetchAhead: 4,
   fetchTimeoutMs: 120_000,
@@ -59,8 +71,10 @@ export function resolveClientOptions(o: ShuffleClientOptions): ResolvedClientOpt
   for (const k of ['maxInFlightPerWorker', 'maxInFlightTotal', 'mergeBufferSize', 'pushTimeoutMs', 'connectTimeoutMs', 'fetchAhead', 'fetchTimeoutMs'] as const) {
     if (!Number.isInteger(r[k]) || r[k] <= 0) fail(k, `expected a positive integer, got ${r[k]}`);
   }
+  checkLiveness(r, fail);
+  if (!Number.isInteger(r.deadPeerBackoffMs) || r.deadPeerBackoffMs < 0) fail('deadPeerBackoffMs', `expected an integer ≥ 0, got ${r.deadPeerBackoffMs}`);
   if (!Number.isInteger(r.maxPushRetries) || r.maxPushRetries < 0) fail('maxPushRetries', `expected an integer ≥ 0, got ${r.maxPushRetries}`);
   if (!Number.isInteger(r.zstdLevel) || r.zstdLevel < 1 || r.zstdLevel > 19) fail('zstdLevel', `expected 1..19, got ${r.zstdLevel}`);
   const lifecycleManager = typeof o.lifecycleManager === 'string' ? parseAddress(o.lifecycleManager) : o.lifecycleManager;
-  return { ...r, lifecycleManager };
+  return { ...r, lifecycleManager, tls: TlsMaterial.resolve(o.tls) };
 }

@@ -12,7 +12,7 @@ import {
   BATCH_HEADER_SIZE,
   type PartitionLocation,
 } from '../protocol/index.js';
-import { ConnectionPool, type Connection } from '../transport/index.js';
+import { ConnectionPool, clientLiveness, type Connection } from '../transport/index.js';
 import { CODEC_IDS, assembleBatch } from './compression/codecs.js';
 import { createCompressor, type Compressor } from './compression/compressor.js';
 import { ShuffleLocations } from './locations.js';
@@ -67,7 +67,14 @@ export class ShuffleClient {
   private lmConn: Promise<Connection> | undefined;
 
   private constructor(readonly options: ResolvedClientOptions) {
-    this.pool = new ConnectionPool({ role: Role.Client, appId: options.appId, token: options.authToken, connectTimeoutMs: options.connectTimeoutMs });
+    this.pool = new ConnectionPool({
+      role: Role.Client,
+      appId: options.appId,
+      key: options.authToken,
+      tls: options.tls,
+      deadPeerBackoffMs: options.deadPeerBackoffMs,
+      ...clientLiveness(options),
+    });
     this.codec = CODEC_IDS[options.compression];
     this.compressor = createCompressor(this.codec, options.compressionMode, options.zstdLevel);
     this.pusher = new Pusher(this.pool, options, (id) => this.locations(id));
@@ -82,7 +89,8 @@ export class ShuffleClient {
   private lm(): Promise<Connection> {
     const cached = this.lmConn;
     if (cached) return cached;
-    const opening = this.pool.get(this.options.lifecycleManager);
+    // The application's own coordinator: there is nowhere else to go, so it is never failed fast.
+    const opening = this.pool.get(this.options.lifecycleManager, { evenIfSuspect: true });
     this.lmConn = opening;
     opening.then(
       (c) => c.once('close', () => (this.lmConn = undefined)),

@@ -6,6 +6,8 @@
 import type { Address, ConfigSchema, CrossCheck, OptionTable } from './schema.js';
 import { CLUSTER_NAME_RE } from '../ha/leadership.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/index.js';
+import { masterQuotaOptions, workerQuotaOptions, type MasterQuotaConfig, type WorkerQuotaConfig } from './quota-options.js';
+import { securityOptions, type SecurityConfig } from './security-options.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -14,22 +16,31 @@ const GIB = 1024 * MIB;
 export type SlotStrategy = 'roundrobin' | 'loadaware';
 
 /** Options every server role has. */
-export interface CommonConfig {
+export interface CommonConfig extends SecurityConfig {
+  /** The address to listen on; 0.0.0.0 = every interface. */
   readonly host: string;
+  /** The host peers are told to connect to; '' = `host` (see src/transport/advertise.ts). */
+  readonly advertiseHost: string;
+  /** Advertise this network interface's address instead; '' = not used. */
+  readonly advertiseInterface: string;
   /** 0 = any free port. */
   readonly port: number;
   /** Metrics and status HTTP port; -1 = off, 0 = any free port. */
   readonly httpPort: number;
   /** Milliseconds. */
   readonly heartbeatInterval: number;
-  /** '' = authentication off. */
-  readonly authToken: string;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
+  /** Milliseconds between pings on an idle connection. */
+  readonly pingInterval: number;
+  /** Milliseconds without a frame after which a connection is closed as dead. */
+  readonly deadPeerTimeout: number;
+  /** Milliseconds to open a connection to a peer. */
+  readonly connectTimeout: number;
 }
 
 /** What a master does, wherever it runs (alone, in standalone, or elected). */
-export interface MasterCoreConfig extends CommonConfig {
+export interface MasterCoreConfig extends CommonConfig, MasterQuotaConfig {
   /** Milliseconds without a heartbeat before a worker counts as lost. */
   readonly workerTimeout: number;
   /** Milliseconds without a heartbeat before an application expires. */
@@ -51,7 +62,7 @@ export interface HaConfig {
 
 export interface MasterConfig extends MasterCoreConfig, HaConfig {}
 
-export interface WorkerConfig extends CommonConfig {
+export interface WorkerConfig extends CommonConfig, WorkerQuotaConfig {
   /** One master, or every master of a cluster with high availability. */
   readonly master: readonly Address[];
   readonly dataDirs: readonly string[];
@@ -72,9 +83,13 @@ export interface WorkerConfig extends CommonConfig {
   readonly essMaxChunksBeingTransferred: number;
   /** Executors' local directories must lie inside one of these; empty = no executor registration. */
   readonly essLocalDirRoots: readonly string[];
+  /** Milliseconds a graceful stop waits for the commits of the shuffles held here. */
+  readonly drainTimeout: number;
+  /** Milliseconds a decommission serves reads at most before the worker exits anyway. */
+  readonly decommissionTimeout: number;
 }
 
-export interface StandaloneConfig extends MasterCoreConfig, Omit<WorkerConfig, 'master'> {
+export interface StandaloneConfig extends MasterCoreConfig, Omit<WorkerConfig, 'master' | 'drainTimeout' | 'decommissionTimeout'> {
   readonly workers: number;
   /** '' = a new temporary directory. */
   readonly dataDir: string;
@@ -82,7 +97,17 @@ export interface StandaloneConfig extends MasterCoreConfig, Omit<WorkerConfig, '
 }
 
 const common: OptionTable<CommonConfig> = {
-  host: { kind: 'string', default: '127.0.0.1', description: 'Interface to listen on.' },
+  host: { kind: 'string', default: '127.0.0.1', description: 'Address to listen on; 0.0.0.0 listens on every interface (then set advertiseHost).' },
+  advertiseHost: {
+    kind: 'string',
+    default: '',
+    description: 'Host peers are told to connect to; empty = host. Never a wildcard, nor loopback when peers are on other hosts.',
+  },
+  advertiseInterface: {
+    kind: 'string',
+    default: '',
+    description: 'Advertise the address of this network interface (e.g. eth0) instead of advertiseHost.',
+  },
   port: { kind: 'int', default: 0, min: 0, max: 65535, description: 'Port for the Braid protocol; 0 picks a free one.' },
   httpPort: {
     kind: 'int',
@@ -92,17 +117,20 @@ const common: OptionTable<CommonConfig> = {
     description: 'Port for /metrics, /status and /healthz; -1 turns HTTP off, 0 picks a free one.',
   },
   heartbeatInterval: { kind: 'duration', default: 5000, min: 1, description: 'How often heartbeats are sent.' },
-  authToken: {
-    kind: 'string',
-    default: '',
-    secret: true,
-    description: 'Shared secret every connection must present; empty turns authentication off.',
-  },
+  ...securityOptions,
   logLevel: { kind: 'enum', values: LOG_LEVELS, default: 'info', description: 'Operational log level (logs go to stderr).' },
   logFormat: { kind: 'enum', values: LOG_FORMATS, default: 'text', description: 'Log lines as plain text or as one JSON object per line.' },
+  pingInterval: { kind: 'duration', default: 1000, min: 1, description: 'An idle connection sends a ping this often; the answer proves the peer alive.' },
+  deadPeerTimeout: {
+    kind: 'duration',
+    default: 5000,
+    min: 2,
+    description: 'A connection that receives nothing, not even a pong, for this long is closed as dead (a host cut off says nothing).',
+  },
+  connectTimeout: { kind: 'duration', default: 5000, min: 1, description: 'Opening a connection to a peer, handshake included.' },
 };
 
-const masterOnly: Omit<OptionTable<MasterCoreConfig>, keyof CommonConfig> = {
+const masterOnly: Omit<OptionTable<MasterCoreConfig>, keyof CommonConfig | keyof MasterQuotaConfig> = {
   workerTimeout: {
     kind: 'duration',
     default: 30_000,
@@ -154,7 +182,7 @@ const masterHa: OptionTable<HaConfig> = {
   },
 };
 
-const workerStorage: Omit<OptionTable<WorkerConfig>, keyof CommonConfig | 'master' | 'dataDirs'> = {
+const workerStorage: Omit<OptionTable<WorkerConfig>, keyof CommonConfig | keyof WorkerQuotaConfig | 'master' | 'dataDirs' | 'drainTimeout' | 'decommissionTimeout'> = {
   memoryLimit: {
     kind: 'size',
     default: GIB,
@@ -238,6 +266,19 @@ const workerOptions: OptionTable<WorkerConfig> = {
   master: { kind: 'addresses', description: 'Address of the master, or of every master (host:port,...) when they are elected through etcd (required).' },
   dataDirs: { kind: 'list', description: 'Directories to store partition files in, one per disk (required).' },
   ...workerStorage,
+  ...workerQuotaOptions,
+  drainTimeout: {
+    kind: 'duration',
+    default: 30_000,
+    min: 0,
+    description: 'On SIGTERM, wait at most this long for the commits of the shuffles held here before stopping.',
+  },
+  decommissionTimeout: {
+    kind: 'duration',
+    default: 6 * 3600_000,
+    min: 0,
+    description: 'A decommissioned worker serves reads until its shuffles are gone, or this long at most, then exits.',
+  },
 };
 
 const standaloneOptions: OptionTable<StandaloneConfig> = {
@@ -249,6 +290,7 @@ const standaloneOptions: OptionTable<StandaloneConfig> = {
     description: 'Disks shared by the workers (each in its own subdirectory); empty uses dataDir.',
   },
   ...workerStorage,
+  ...workerQuotaOptions,
   workers: { kind: 'int', default: 2, min: 1, max: 16, description: 'Number of workers to start.' },
   dataDir: {
     kind: 'string',
@@ -257,7 +299,17 @@ const standaloneOptions: OptionTable<StandaloneConfig> = {
   },
 };
 
+function checkLiveness(c: CommonConfig, check: CrossCheck<CommonConfig>): void {
+  if (c.deadPeerTimeout < 2 * c.pingInterval) {
+    check.fail('deadPeerTimeout', `must be at least twice ${check.show('pingInterval')}, or a healthy idle connection could be declared dead`);
+  }
+  if (c.advertiseHost !== '' && c.advertiseInterface !== '') {
+    check.fail('advertiseHost', `cannot be combined with ${check.show('advertiseInterface')}; set only one of them`);
+  }
+}
+
 function checkMaster(c: MasterCoreConfig, check: CrossCheck<MasterCoreConfig>): void {
+  checkLiveness(c, check);
   if (c.heartbeatInterval >= c.workerTimeout) {
     check.fail('heartbeatInterval', `must be shorter than ${check.show('workerTimeout')}`);
   }
@@ -271,7 +323,7 @@ function checkHa(c: MasterConfig, check: CrossCheck<MasterConfig>): void {
   }
 }
 
-type StorageConfig = Omit<WorkerConfig, 'master'>;
+type StorageConfig = Omit<WorkerConfig, 'master' | 'drainTimeout' | 'decommissionTimeout'>;
 
 function checkStorage(c: StorageConfig, check: CrossCheck<StorageConfig>): void {
   if (c.lowWatermark >= 1) {
@@ -287,7 +339,7 @@ function checkStorage(c: StorageConfig, check: CrossCheck<StorageConfig>): void 
 
 export const masterSchema: ConfigSchema<MasterConfig> = {
   role: 'master',
-  options: { ...common, ...masterOnly, ...masterHa },
+  options: { ...common, ...masterOnly, ...masterQuotaOptions, ...masterHa },
   validate(c, check) {
     checkMaster(c, check);
     checkHa(c, check);
@@ -297,7 +349,10 @@ export const masterSchema: ConfigSchema<MasterConfig> = {
 export const workerSchema: ConfigSchema<WorkerConfig> = {
   role: 'worker',
   options: workerOptions,
-  validate: checkStorage,
+  validate(c, check) {
+    checkLiveness(c, check);
+    checkStorage(c, check);
+  },
 };
 
 export const standaloneSchema: ConfigSchema<StandaloneConfig> = {

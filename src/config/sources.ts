@@ -109,6 +109,10 @@ export function readArgv(options: Options, argv: readonly string[]): ParsedArgv 
     const option = byFlag.get(name);
     if (option !== undefined) {
       const spec = options[option];
+      if (spec?.kind === 'string' && spec.secret === true) {
+        const file = Object.hasOwn(options, `${option}File`) ? `--${flagName(`${option}File`)} <file>, ` : '';
+        throw configError(`flag ${flag}: a secret on the command line can be read by every local user; use ${file}${envName(option)} or a config file`);
+      }
       const raw = spec?.kind === 'bool' && inline === undefined ? true : takeValue();
       entries.push({ option, raw, origin: { kind: 'flag', name: flag } });
       continue;

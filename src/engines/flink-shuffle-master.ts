@@ -21,6 +21,8 @@ import { LifecycleManager } from '../client/lifecycle/index.js';
 import { parseMasters, type MasterAddresses } from '../ha/master-addresses.js';
 import { MasterClient } from '../ha/master-client.js';
 import { BraidError, ErrorCodes, GetStatus, Role, addressKey, asBraidError, type Address, type PartitionLocation } from '../protocol/index.js';
+import { applicationKey } from '../security/keys.js';
+import { TlsMaterial, type TlsInput } from '../security/tls.js';
 
 /** What the cluster gives the shuffle master. */
 export interface ShuffleMasterContext {
@@ -73,7 +75,16 @@ export interface BraidShuffleMasterOptions {
   masterFailureTimeoutMs?: number;
   /** Replicate every job's shuffles (default true). */
   replicate?: boolean;
-  authToken?: string;
+  /**
+   * The cluster secret: the shuffle master watches the cluster as an admin,
+   * and gives each job's LifecycleManager that job's key. Required unless
+   * `insecure`.
+   */
+  authSecret?: string;
+  /** A Braid cluster running without authentication. */
+  insecure?: boolean;
+  /** TLS material (CA, and a certificate of the cluster CA: the admin role presents it, each job's LifecycleManager listens with it). */
+  tls?: TlsInput;
 }
 
 interface ResultState {
@@ -98,6 +109,7 @@ export class BraidShuffleMaster {
   private lostWorkers = new Set<string>();
   private lastContact = Date.now();
   private polling = false;
+  private readonly tls: TlsMaterial | undefined;
 
   constructor(
     private readonly context: ShuffleMasterContext,
@@ -108,8 +120,13 @@ export class BraidShuffleMaster {
     } catch (err) {
       throw new BraidError(ErrorCodes.CONFIG, `BraidShuffleMaster option "master": ${(err as Error).message}`);
     }
+    this.tls = TlsMaterial.resolve(options.tls);
     // One poll looks for the leader for at most one poll interval; the fatal timeout spans many.
-    this.admin = new MasterClient({ masters: this.masters, connect: { role: Role.Admin, token: options.authToken ?? '' }, failoverTimeoutMs: options.pollIntervalMs ?? 1000 });
+    this.admin = new MasterClient({
+      masters: this.masters,
+      connect: { role: Role.Admin, key: options.authSecret ?? '', tls: this.tls },
+      failoverTimeoutMs: options.pollIntervalMs ?? 1000,
+    });
   }
 
   /** Connects to the Braid master and starts watching worker liveness. */
@@ -130,7 +147,8 @@ export class BraidShuffleMaster {
     const lm = await LifecycleManager.start({
       appId: context.jobId,
       master: this.masters,
-      authToken: this.options.authToken ?? '',
+      ...(this.options.authSecret ? { authToken: applicationKey(this.options.authSecret, context.jobId) } : { insecure: this.options.insecure ?? false }),
+      tls: this.tls,
       replicate: this.options.replicate ?? true,
     });
     this.jobs.set(context.jobId, { context, lm, results: new Map(), nextShuffleId: 0 });

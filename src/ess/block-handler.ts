@@ -25,7 +25,8 @@ import {
   RegisterExecutor,
 } from '../protocol/index.js';
 import type { FileSegment, SegmentStreamHooks } from '../server/worker/stream-manager.js';
-import { checkApplication, type Connection, type RpcRouter } from '../transport/index.js';
+import { checkApplication } from '../security/access.js';
+import type { Connection, RpcRouter } from '../transport/index.js';
 import { parseBlockId } from './block-id.js';
 import { ExecutorRegistry, type ExecutorShuffleInfo } from './executor-registry.js';
 import { dataFileName, indexFileName, resolveFile } from './file-resolver.js';

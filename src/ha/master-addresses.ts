@@ -1,4 +1,5 @@
 import { parseAddress, type Address } from '../protocol/index.js';
+import { isLoopback } from '../transport/advertise.js';
 
 /**
  * How callers name the masters: one address, `host:port`, a comma separated
@@ -26,4 +27,14 @@ export function parseMasters(value: MasterAddresses): Address[] {
   }
   if (seen.size === 0) throw new RangeError('no master address given');
   return [...seen.values()];
+}
+
+/**
+ * The master that stands for the list when a role decides which network it
+ * lives on (what to listen on, whether advertising loopback is safe): the
+ * first master on another host, else the first. The masters of one cluster
+ * share a network, so any remote one tells the same.
+ */
+export function masterForNetwork(masters: readonly Address[]): Address | undefined {
+  return masters.find((m) => !isLoopback(m.host)) ?? masters[0];
 }

@@ -3,6 +3,7 @@ export {
   configureLogging,
   rootLogger,
   componentLogger,
+  moduleLogger,
   LOG_LEVELS,
   LOG_FORMATS,
   REDACT_PATHS,
@@ -11,3 +12,4 @@ export {
   type LogFormat,
   type LogOptions,
 } from './logger.js';
+export { Episode } from './episode.js';

@@ -69,3 +69,21 @@ export function rootLogger(): Logger {
 export function componentLogger(role: string, bindings: Record<string, string | number> = {}): Logger {
   return rootLogger().child({ role, ...bindings });
 }
+
+/**
+ * For modules that log without an owner to hand them a logger (the
+ * transport): the component's child of whatever the process's logger is at
+ * the time of the call, made once per configured logger.
+ */
+export function moduleLogger(role: string): () => Logger {
+  let parent: Logger | undefined;
+  let child: Logger | undefined;
+  return () => {
+    const r = rootLogger();
+    if (r !== parent || child === undefined) {
+      parent = r;
+      child = r.child({ role });
+    }
+    return child;
+  };
+}

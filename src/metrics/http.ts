@@ -1,11 +1,20 @@
 /**
  * The HTTP side of every role: GET /metrics (Prometheus text), GET /status
- * (JSON from the role's status callback) and GET /healthz. Plain node:http;
- * nothing here is on a data path.
+ * (JSON from the role's status callback) and GET /healthz. node:http, or
+ * node:https with the role's TLS material; nothing here is on a data path.
+ *
+ * /metrics and /healthz are open: they carry no application names and no
+ * secrets. /status shows the cluster to an admin (a client certificate of
+ * the cluster CA, or a header signed with the secret) and an application
+ * only its own part (a header signed with its key); see http-auth.ts.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { BraidError, ErrorCodes, asBraidError } from '../protocol/index.js';
+import type { TLSSocket } from 'node:tls';
+import { BraidError, ErrorCodes, Role, asBraidError } from '../protocol/index.js';
+import type { HttpAuthenticator, HttpViewer } from '../security/http-auth.js';
+import type { TlsMaterial } from '../security/tls.js';
 import type { Metrics } from './metrics.js';
 import { METRICS_CONTENT_TYPE, renderMetrics } from './render.js';
 
@@ -15,7 +24,21 @@ export interface HttpServerOptions {
   readonly port: number;
   /** One role's metrics, or several roles of one process served as one scrape. */
   readonly metrics: Metrics | readonly Metrics[];
-  readonly status: () => unknown | Promise<unknown>;
+  /** The status `viewer` may see (see the status views of master and worker). */
+  readonly status: (viewer: HttpViewer) => unknown | Promise<unknown>;
+  /** Checks signed requests to /status; undefined on a server without authentication (everyone sees everything). */
+  readonly auth?: HttpAuthenticator;
+  /** Serve HTTPS with this material. */
+  readonly tls?: TlsMaterial;
+}
+
+const ADMIN: HttpViewer = { peerRole: Role.Admin, appId: '' };
+
+/** Who asks for /status, or why they may not. */
+function viewerOf(req: IncomingMessage, options: HttpServerOptions): { ok: true; viewer: HttpViewer } | { ok: false; reason: string } {
+  if (options.tls !== undefined && (req.socket as TLSSocket).authorized === true) return { ok: true, viewer: ADMIN };
+  if (options.auth === undefined) return { ok: true, viewer: ADMIN };
+  return options.auth.check(req.method ?? 'GET', req.url ?? '/', req.headers.authorization);
 }
 
 export interface HttpServerHandle {
@@ -63,26 +86,38 @@ async function route(req: IncomingMessage, res: ServerResponse, options: HttpSer
       } catch (err) {
         return send(res, 500, TEXT_TYPE, `metrics failed: ${asBraidError(err).message}\n`);
       }
-    default:
+    default: {
+      const who = viewerOf(req, options);
+      if (!who.ok) {
+        res.setHeader('www-authenticate', 'Braid');
+        return send(res, 401, JSON_TYPE, JSON.stringify({ error: { code: ErrorCodes.AUTH, message: who.reason } }));
+      }
       try {
-        return send(res, 200, JSON_TYPE, JSON.stringify(await options.status(), statusReplacer));
+        return send(res, 200, JSON_TYPE, JSON.stringify(await options.status(who.viewer), statusReplacer));
       } catch (err) {
         const e = asBraidError(err);
         return send(res, 500, JSON_TYPE, JSON.stringify({ error: { code: e.code, message: e.message } }));
       }
+    }
   }
 }
 
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     route(req, res, options).catch((err: unknown) => {
       // Only a failure to write the response lands here; the socket is gone or broken.
       res.destroy(err instanceof Error ? err : undefined);
     });
-  });
+  };
+  const tls = options.tls;
+  // TCP keepalive on every socket, as on the Braid protocol's: a scraper that vanished is found by the kernel.
+  const keepAlive = { keepAlive: true, keepAliveInitialDelay: 10_000 };
+  const server = tls === undefined ? createServer(keepAlive, handler) : createHttpsServer({ ...tls.serverOptions(), ...keepAlive }, handler);
+  const detach = tls?.attach(server as ReturnType<typeof createHttpsServer>);
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => {
+      detach?.();
       reject(
         // EADDRINUSE, EADDRNOTAVAIL, EACCES: the host/port options do not fit this machine.
         new BraidError(ErrorCodes.CONFIG, `options "host"/"httpPort": cannot serve HTTP on ${options.host}:${options.port}: ${err.message}`, {
@@ -104,6 +139,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     address: { host: bound.address, port: bound.port },
     close() {
       closed ??= new Promise<void>((resolve) => {
+        detach?.();
         server.close(() => resolve());
         // close() waits for keep-alive connections (fetch() keeps them); drop them now.
         server.closeAllConnections();

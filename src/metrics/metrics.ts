@@ -7,7 +7,16 @@
  */
 import { Gauge, Histogram, Registry } from 'prom-client';
 import { processMetricsInto } from './process.js';
-import { counter, gauge, labeledCounter, type CounterSeries, type GaugeSeries, type LabeledCounterSeries } from './series.js';
+import {
+  counter,
+  gauge,
+  labeledCounter,
+  labeledGauge,
+  type CounterSeries,
+  type GaugeSeries,
+  type LabeledCounterSeries,
+  type LabeledGaugeSeries,
+} from './series.js';
 
 export type MetricsRole = 'master' | 'worker' | 'standalone' | 'client' | 'lifecycle';
 
@@ -63,6 +72,11 @@ export interface Metrics {
   readonly applicationsActive: GaugeSeries;
   readonly shufflesActive: GaugeSeries;
   readonly streamsOpen: GaugeSeries;
+  // security: connections and quotas
+  readonly connectionsOpen: GaugeSeries;
+  readonly connectionsRefused: LabeledCounterSeries<string>;
+  readonly quotaLimit: LabeledGaugeSeries<string>;
+  readonly quotaRefusals: LabeledCounterSeries<string>;
 
   /** braid_master_leader: 1 while this master leads (or runs alone), else 0. */
   readonly masterLeader: GaugeSeries;
@@ -189,6 +203,13 @@ export function createMetrics(role: MetricsRole, options: MetricsOptions = {}): 
     masterElections: counter(def('master_elections_total', 'Times this master was elected leader.')),
     masterStepDowns: counter(def('master_step_downs_total', 'Times this master stopped leading.')),
     masterFailovers: counter(def('master_failovers_total', 'Times this master saw leadership pass from one master to another.')),
+    connectionsOpen: gauge(def('connections_open', 'Protocol connections open, authenticated or not.')),
+    connectionsRefused: labeledCounter<string>({
+      ...def('connections_refused_total', 'Connections refused (limits, failed handshakes, TLS), by error code.'),
+      label: 'code',
+    }),
+    quotaLimit: labeledGauge<string>({ ...def('quota_limit', 'The limit of each quota (its option, e.g. quotaAppBytes).'), label: 'quota' }),
+    quotaRefusals: labeledCounter<string>({ ...def('quota_refusals_total', 'Requests refused for a quota, by quota option.'), label: 'quota' }),
     onScrape(hook) {
       hooks.add(hook);
       return () => hooks.delete(hook);

@@ -126,6 +126,31 @@ export function labeledCounter<L extends string>(
   return counters;
 }
 
+export interface LabeledGaugeSeries<L extends string> {
+  set(label: L, value: number): void;
+}
+
+/** A gauge per label value (at most MAX_LABEL_VALUES, set from a bounded set such as quota names). */
+export function labeledGauge<L extends string>(def: SeriesDef & { readonly label: string }): LabeledGaugeSeries<L> {
+  const values = new Map<string, number>();
+  const labelName = def.label;
+  new PromGauge<string>({
+    name: def.name,
+    help: def.help,
+    labelNames: [labelName],
+    registers: def.registers,
+    collect() {
+      this.reset();
+      for (const [label, value] of values) this.set({ [labelName]: label }, value);
+    },
+  });
+  return {
+    set(label, value) {
+      if (values.has(label) || values.size < MAX_LABEL_VALUES) values.set(label, value);
+    },
+  };
+}
+
 export function gauge(def: SeriesDef): GaugeSeries {
   const cell = new GaugeCell();
   new PromGauge({

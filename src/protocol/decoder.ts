@@ -47,7 +47,15 @@ export class FrameDecoder {
   private payloadLength = 0;
   private payloadFill = 0;
 
-  constructor(private readonly limits: DecoderLimits = DEFAULT_DECODER_LIMITS) {}
+  constructor(private limits: DecoderLimits = DEFAULT_DECODER_LIMITS) {}
+
+  /**
+   * Limits for the frames whose prelude is read from now on (a connection
+   * allows only small frames until its peer is authenticated).
+   */
+  setLimits(limits: DecoderLimits): void {
+    this.limits = limits;
+  }
 
   /** Bytes held for an incomplete frame, including the gather buffer's full size (for memory accounting). */
   get buffered(): number {

@@ -5,6 +5,8 @@ import { ChunkFetchSuccess } from './messages/chunk-fetch-success.js';
 import type { MessageDef, MessageOf } from './messages/define.js';
 import { Handshake } from './messages/handshake.js';
 import { HandshakeAck } from './messages/handshake-ack.js';
+import { HandshakeChallenge } from './messages/handshake-challenge.js';
+import { HandshakeProof } from './messages/handshake-proof.js';
 import { Heartbeat } from './messages/heartbeat.js';
 import { OpenStream } from './messages/open-stream.js';
 import { PushData } from './messages/push-data.js';
@@ -34,6 +36,8 @@ export const MESSAGES = {
   [MessageType.ChunkFetchSuccess]: ChunkFetchSuccess,
   [MessageType.ChunkFetchFailure]: ChunkFetchFailure,
   [MessageType.Heartbeat]: Heartbeat,
+  [MessageType.HandshakeChallenge]: HandshakeChallenge,
+  [MessageType.HandshakeProof]: HandshakeProof,
 } as const;
 
 type Defs = typeof MESSAGES;

@@ -34,6 +34,7 @@ export { UnregisterShuffle } from './control/unregister-shuffle.js';
 export { ApplicationHeartbeat } from './control/application-heartbeat.js';
 export { ReportShuffleFetchFailure, FetchFailureStatus } from './control/report-fetch-failure.js';
 export { GetStatus } from './control/get-status.js';
+export { DecommissionWorker } from './control/decommission-worker.js';
 export { MasterInfo, MasterRole, masterRoleName } from './control/master-info.js';
 export { RegisterExecutor } from './control/register-executor.js';
 export { OpenBlocks } from './control/open-blocks.js';

@@ -6,7 +6,8 @@ import { ProtocolError } from './errors.js';
  *   prelude := version:u8 type:u8 reserved:u16(=0) headerLength:u32 bodyLength:u32
  *   frame   := prelude header[headerLength] body[bodyLength]
  */
-export const PROTOCOL_VERSION = 1;
+/** 2: challenge-response handshake (HandshakeChallenge, HandshakeProof; no token on the wire). */
+export const PROTOCOL_VERSION = 2;
 export const PRELUDE_SIZE = 12;
 
 export interface Prelude {

@@ -23,6 +23,10 @@ export const PushStatus = {
   FAIL_WRONG_APP: 23,
   /** Client side only: the request failed (timeout, lost connection) before any status came back. */
   FAIL_CONNECTION: 24,
+  /** The connection's role may not push in this mode (tasks push to primaries, primaries to replicas). */
+  FAIL_FORBIDDEN: 25,
+  /** The application holds its byte quota on this worker (quotaAppBytes); the client revives elsewhere. */
+  FAIL_QUOTA: 26,
 } as const;
 
 export type PushStatusCode = (typeof PushStatus)[keyof typeof PushStatus];

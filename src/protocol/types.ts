@@ -17,6 +17,8 @@ export const MessageType = {
   ChunkFetchSuccess: 12,
   ChunkFetchFailure: 13,
   Heartbeat: 14,
+  HandshakeChallenge: 15,
+  HandshakeProof: 16,
 } as const;
 
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];

@@ -1,30 +1,63 @@
 import { createMetrics, startHttpServer, type HttpServerHandle, type Metrics } from '../metrics/index.js';
-import type { MasterConfig, MasterCoreConfig, StandaloneConfig, WorkerConfig } from '../config/index.js';
+import type { CommonConfig, MasterConfig, MasterCoreConfig, StandaloneConfig, WorkerConfig } from '../config/index.js';
+import { masterQuotasFrom, workerQuotasFrom } from '../config/quota-options.js';
+import { serverSecurityFrom } from '../config/security-options.js';
 import { addressKey } from '../protocol/index.js';
-import { startMaster, type MasterHandle } from './master/index.js';
+import { HttpAuthenticator, type HttpViewer } from '../security/http-auth.js';
+import { TlsMaterial } from '../security/tls.js';
+import type { ServerSecurityOptions } from '../security/server-security.js';
+import type { ConnectionStats } from '../transport/index.js';
+import { quotaOption } from './worker/quotas.js';
+import { startMaster, statusView, type MasterHandle } from './master/index.js';
 import { startStandalone } from './standalone.js';
-import { observeRpc, promWorkerMetrics, startWorker, type WorkerHandle } from './worker/index.js';
+import { observeRpc, promWorkerMetrics, startWorker, workerStatusView, type WorkerHandle } from './worker/index.js';
 
-/** A running role: the addresses to announce and how to stop it. */
+/** A running role: the addresses to announce, how to renew its certificate, and how to stop it. */
 export interface RunningRole {
   ready: Record<string, string | string[]>;
+  /** Reads the TLS files again (SIGHUP); throws, changing nothing, when they are unusable. No-op without TLS. */
+  reloadTls(): void;
   close(): Promise<void>;
+  /** Takes the role out of service (workers: SIGUSR2 or the admin RPC). */
+  decommission?(): void;
+  /** Resolves when the role stopped by itself (a worker at the end of its decommission). */
+  stopped?: Promise<void>;
+}
+
+/** The role's security options, with its TLS files loaded once: the Braid listener, outgoing connections and HTTPS share them. */
+function security(c: MasterConfig | WorkerConfig | StandaloneConfig): ServerSecurityOptions & { tls: TlsMaterial | undefined } {
+  const s = serverSecurityFrom(c);
+  return { ...s, tls: TlsMaterial.resolve(s.tls) };
+}
+
+/** What every role passes on: where it listens and advertises, and how it finds dead peers. */
+function commonOptions(c: CommonConfig) {
+  return {
+    host: c.host,
+    advertiseHost: c.advertiseHost,
+    advertiseInterface: c.advertiseInterface,
+    pingIntervalMs: c.pingInterval,
+    deadPeerTimeoutMs: c.deadPeerTimeout,
+    connectTimeoutMs: c.connectTimeout,
+  };
 }
 
 function masterOptions(c: MasterCoreConfig) {
   return {
+    ...commonOptions(c),
     port: c.port,
     workerTimeoutMs: c.workerTimeout,
     appTimeoutMs: c.appTimeout,
     heartbeatIntervalMs: c.heartbeatInterval,
     slotStrategy: c.slotStrategy,
     replicate: c.replicate,
-    authToken: c.authToken,
+    quotas: masterQuotasFrom(c),
   };
 }
 
-function workerOptions(c: Omit<WorkerConfig, 'master'>) {
+function workerOptions(c: Omit<WorkerConfig, 'master' | 'drainTimeout' | 'decommissionTimeout'>) {
   return {
+    ...commonOptions(c),
     memoryLimit: c.memoryLimit,
     lowWatermark: c.lowWatermark,
     replicaWatermark: c.replicaWatermark,
@@ -39,15 +72,38 @@ function workerOptions(c: Omit<WorkerConfig, 'master'>) {
     essMaxChunksBeingTransferred: c.essMaxChunksBeingTransferred,
     essLocalDirRoots: [...c.essLocalDirRoots],
     heartbeatIntervalMs: c.heartbeatInterval,
-    authToken: c.authToken,
+    quotas: workerQuotasFrom(c),
+  };
+}
+
+/**
+ * Connection and quota series from a status: counters grow by what the
+ * status's running totals grew since the last scrape.
+ */
+function watchSecurity(m: Metrics): (s: { connections: ConnectionStats; quotas: { limits: object; refusals: object } }) => void {
+  const seen = new Map<string, number>();
+  const grow = (series: Metrics['quotaRefusals'], kind: string, totals: object) => {
+    for (const [label, total] of Object.entries(totals) as [string, number][]) {
+      const key = `${kind}/${label}`;
+      series.inc(label, Math.max(0, total - (seen.get(key) ?? 0)));
+      seen.set(key, total);
+    }
+  };
+  return (s) => {
+    m.connectionsOpen.set(s.connections.open);
+    grow(m.connectionsRefused, 'refused', s.connections.refused);
+    for (const [name, limit] of Object.entries(s.quotas.limits) as [string, number][]) m.quotaLimit.set(quotaOption(name), limit);
+    grow(m.quotaRefusals, 'quota', Object.fromEntries(Object.entries(s.quotas.refusals).map(([k, v]) => [quotaOption(k), v as number])));
   };
 }
 
 /** Gauges of a master, read from its status when scraped; HA counters advance by what changed since the last scrape. */
 function watchMaster(m: Metrics, master: MasterHandle): void {
   const seen = { elections: 0, stepDowns: 0, failovers: 0 };
+  const security = watchSecurity(m);
   m.onScrape(() => {
     const s = master.status();
+    security(s);
     const ha = s.ha;
     m.masterLeader.set(ha.role === 'leader' || ha.role === 'alone' ? 1 : 0);
     m.masterRole.set(ha.role);
@@ -67,8 +123,10 @@ function watchMaster(m: Metrics, master: MasterHandle): void {
 /** Gauges of a worker, read from its status when scraped. */
 function watchWorker(m: Metrics, worker: WorkerHandle): void {
   let pauses = 0;
+  const security = watchSecurity(m);
   m.onScrape(() => {
     const s = worker.status();
+    security(s);
     m.memoryBuffered.set(s.memory.held);
     m.memoryLimit.set(s.memory.limit);
     m.streamsOpen.set(s.streams.open);
@@ -79,28 +137,39 @@ function watchWorker(m: Metrics, worker: WorkerHandle): void {
 }
 
 /** Starts the HTTP side; if it cannot (port taken), stops the role already running so nothing is left behind. */
-async function http(host: string, port: number, metrics: Metrics[], status: () => unknown, stopRole: () => Promise<void>): Promise<HttpServerHandle | undefined> {
+async function http(
+  host: string,
+  port: number,
+  sec: ServerSecurityOptions & { tls: TlsMaterial | undefined },
+  metrics: Metrics[],
+  status: (viewer: HttpViewer) => unknown,
+  stopRole: () => Promise<void>,
+): Promise<HttpServerHandle | undefined> {
   if (port < 0) return undefined;
   try {
-    return await startHttpServer({ host, port, metrics, status });
+    const auth = sec.authSecret ? new HttpAuthenticator(sec.authSecret) : undefined;
+    return await startHttpServer({ host, port, metrics, status, auth, tls: sec.tls });
   } catch (err) {
     await stopRole().catch(() => undefined);
     throw err;
   }
 }
 
-function withHttp(ready: Record<string, string | string[]>, h: HttpServerHandle | undefined) {
-  return h ? { ...ready, http: addressKey(h.address) } : ready;
+/** The ready line's `http`, on the host the role advertises (its listen address may be a wildcard). */
+function withHttp(ready: Record<string, string | string[]>, advertised: string, h: HttpServerHandle | undefined) {
+  return h ? { ...ready, http: addressKey({ host: advertised, port: h.address.port }) } : ready;
 }
 
 export async function runMaster(c: MasterConfig): Promise<RunningRole> {
+  const sec = security(c);
   const metrics = createMetrics('master');
   const ha = { etcd: c.etcd, leaseTtlMs: c.leaseTtl, clusterName: c.clusterName, leaderGraceMs: c.leaderGrace };
-  const master = await startMaster({ ...masterOptions(c), ...ha, host: c.host }, { observeRpc: (method, s) => observeRpc(metrics, method, s) });
+  const master = await startMaster({ ...masterOptions(c), ...ha, ...sec }, { observeRpc: (method, s) => observeRpc(metrics, method, s) });
   watchMaster(metrics, master);
-  const h = await http(c.host, c.httpPort, [metrics], () => master.status(), () => master.close());
+  const h = await http(c.host, c.httpPort, sec, [metrics], (viewer) => statusView(master.status(), viewer), () => master.close());
   return {
-    ready: withHttp({ master: addressKey(master.address) }, h),
+    ready: withHttp({ master: addressKey(master.address) }, master.address.host, h),
+    reloadTls: () => sec.tls?.reload(),
     async close() {
       await h?.close();
       await master.close();
@@ -109,20 +178,41 @@ export async function runMaster(c: MasterConfig): Promise<RunningRole> {
 }
 
 export async function runWorker(c: WorkerConfig): Promise<RunningRole> {
+  const sec = security(c);
   const metrics = createMetrics('worker');
-  const worker = await startWorker({ ...workerOptions(c), host: c.host, port: c.port, master: c.master, dataDirs: [...c.dataDirs] }, { metrics: promWorkerMetrics(metrics) });
+  const worker = await startWorker(
+    {
+      ...workerOptions(c),
+      ...sec,
+      port: c.port,
+      master: c.master,
+      dataDirs: [...c.dataDirs],
+      drainTimeoutMs: c.drainTimeout,
+      decommissionTimeoutMs: c.decommissionTimeout,
+    },
+    { metrics: promWorkerMetrics(metrics) },
+  );
   watchWorker(metrics, worker);
-  const h = await http(c.host, c.httpPort, [metrics], () => worker.status(), () => worker.close());
+  const h = await http(c.host, c.httpPort, sec, [metrics], (viewer) => workerStatusView(worker.status(), viewer), () => worker.close());
+  // The status stays served while the worker leaves service; HTTP goes when the worker has stopped.
+  const stopped = (async () => {
+    await worker.stopped;
+    await h?.close();
+  })();
   return {
-    ready: withHttp({ worker: addressKey(worker.address) }, h),
+    ready: withHttp({ worker: addressKey(worker.address) }, worker.address.host, h),
+    reloadTls: () => sec.tls?.reload(),
+    decommission: () => void worker.decommission(),
+    stopped,
     async close() {
-      await h?.close();
       await worker.close();
+      await stopped;
     },
   };
 }
 
 export async function runStandalone(c: StandaloneConfig): Promise<RunningRole> {
+  const sec = security(c);
   const masterMetrics = createMetrics('master');
   const workerMetrics = Array.from({ length: c.workers }, (_, i) => createMetrics('worker', { labels: { worker: String(i) } }));
   let next = 0;
@@ -131,6 +221,9 @@ export async function runStandalone(c: StandaloneConfig): Promise<RunningRole> {
     dataDir: c.dataDir,
     dataDirs: c.dataDirs,
     host: c.host,
+    advertiseHost: c.advertiseHost,
+    advertiseInterface: c.advertiseInterface,
+    ...sec,
     master: masterOptions(c),
     worker: workerOptions(c),
     masterDeps: { observeRpc: (method, s) => observeRpc(masterMetrics, method, s) },
@@ -141,18 +234,21 @@ export async function runStandalone(c: StandaloneConfig): Promise<RunningRole> {
   const h = await http(
     c.host,
     c.httpPort,
+    sec,
     [masterMetrics, ...workerMetrics],
-    () => ({
-      master: cluster.master.status(),
-      workers: cluster.workers.map((w) => w.status()),
+    (viewer) => ({
+      master: statusView(cluster.master.status(), viewer),
+      workers: cluster.workers.map((w) => workerStatusView(w.status(), viewer)),
     }),
     () => cluster.close(),
   );
   return {
     ready: withHttp(
       { master: addressKey(cluster.masterAddress), workers: cluster.workers.map((w) => addressKey(w.address)), dataDir: cluster.dataDir, dataDirs: [...cluster.dataDirs] },
+      cluster.masterAddress.host,
       h,
     ),
+    reloadTls: () => sec.tls?.reload(),
     async close() {
       await h?.close();
       await cluster.close();

@@ -2,10 +2,12 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Address } from '../protocol/index.js';
+import { TlsMaterial, type ServerSecurityOptions } from '../security/index.js';
 import { startMaster, type MasterDeps, type MasterHandle, type MasterOptions } from './master/index.js';
 import { startWorker, type WorkerDeps, type WorkerHandle, type WorkerOptions } from './worker/index.js';
 
-export interface StandaloneOptions {
+/** Security options (authSecret, insecure, tls, limits) apply to the master and every worker alike. */
+export interface StandaloneOptions extends ServerSecurityOptions {
   /** Number of workers (default 2). */
   workers?: number;
   /** Root of every worker's data; default a new temporary directory, removed on close. */
@@ -15,9 +17,12 @@ export interface StandaloneOptions {
    * `<disk>/worker-i` on every one of them. Not removed on close.
    */
   dataDirs?: readonly string[];
+  /** Where the master and every worker listen, and what they advertise (see transport/advertise.ts). */
   host?: string;
-  master?: Omit<MasterOptions, 'host'>;
-  worker?: Omit<WorkerOptions, 'host' | 'master' | 'dataDirs'>;
+  advertiseHost?: string;
+  advertiseInterface?: string;
+  master?: Omit<MasterOptions, 'host' | 'advertiseHost' | 'advertiseInterface' | keyof ServerSecurityOptions>;
+  worker?: Omit<WorkerOptions, 'host' | 'advertiseHost' | 'advertiseInterface' | 'master' | 'dataDirs' | keyof ServerSecurityOptions>;
   /** Dependencies of each worker (its metrics), asked once per worker. */
   masterDeps?: MasterDeps;
   workerDeps?: () => WorkerDeps;
@@ -37,6 +42,8 @@ export interface StandaloneHandle {
 /** A master and N workers in this process, on loopback, with data under one directory (or under each of dataDirs). */
 export async function startStandalone(options: StandaloneOptions = {}): Promise<StandaloneHandle> {
   const host = options.host ?? '127.0.0.1';
+  // One TLS material for every role, so one reload renews them all.
+  const security: ServerSecurityOptions = { authSecret: options.authSecret, insecure: options.insecure, tls: TlsMaterial.resolve(options.tls), limits: options.limits };
   const count = options.workers ?? 2;
   const disks = options.dataDirs ?? [];
   const ownDir = disks.length === 0 && (options.dataDir === undefined || options.dataDir === '');
@@ -45,11 +52,14 @@ export async function startStandalone(options: StandaloneOptions = {}): Promise<
   let master: MasterHandle | undefined;
   const workers: WorkerHandle[] = [];
   try {
-    master = await startMaster({ ...options.master, host }, options.masterDeps);
+    const where = { host, advertiseHost: options.advertiseHost, advertiseInterface: options.advertiseInterface };
+    master = await startMaster({ ...options.master, ...security, ...where }, options.masterDeps);
     for (let i = 0; i < count; i++) {
       const dirs = roots.map((root) => join(root, `worker-${i}`));
       for (const dir of dirs) await mkdir(dir, { recursive: true });
-      workers.push(await startWorker({ diskReserve: 0, ...options.worker, host, master: master.address, dataDirs: dirs }, options.workerDeps?.()));
+      // The whole cluster stops together: no application is left to commit what a worker would wait for.
+      const worker = { diskReserve: 0, drainTimeoutMs: 0, ...options.worker, ...security, ...where };
+      workers.push(await startWorker({ ...worker, master: master.address, dataDirs: dirs }, options.workerDeps?.()));
     }
   } catch (err) {
     await Promise.all(workers.map((w) => w.close()));

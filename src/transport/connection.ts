@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { debuglog } from 'node:util';
+import { moduleLogger } from '../log/index.js';
+import { roleName } from '../security/access.js';
 import {
   BraidError,
   DEFAULT_DECODER_LIMITS,
@@ -22,7 +23,7 @@ import {
   type RpcMethod,
 } from '../protocol/index.js';
 
-const trace = debuglog('braid:transport');
+const log = moduleLogger('transport');
 
 export interface ConnectionOptions {
   /** Default timeout of every request on this connection. */
@@ -34,10 +35,19 @@ export interface ConnectionOptions {
   limits: DecoderLimits;
 }
 
+/**
+ * Which deadline detects what. A peer that vanishes without closing (a host
+ * cut off, a frozen VM) is found by silence: both sides ping an idle
+ * connection every second and answer pings at once, so five seconds without
+ * a single frame means the peer is gone, whatever requests are pending. That
+ * needs no short request timeouts, which would fail big transfers on a slow
+ * but live link; those stay at a minute and only catch a peer that is alive
+ * but stuck. TCP keepalive (set on every socket) is the kernel's backstop.
+ */
 export const DEFAULT_CONNECTION_OPTIONS: ConnectionOptions = {
   requestTimeoutMs: 60_000,
-  heartbeatIntervalMs: 10_000,
-  deadPeerTimeoutMs: 60_000,
+  heartbeatIntervalMs: 1000,
+  deadPeerTimeoutMs: 5000,
   limits: DEFAULT_DECODER_LIMITS,
 };
 
@@ -79,7 +89,7 @@ export interface ConnectionEvents {
  */
 export class Connection extends EventEmitter<ConnectionEvents> {
   readonly remote: string;
-  /** Declared by the peer in its handshake (server side) or in its ack (client side). */
+  /** Proven by the peer's handshake (server side), or the server's role from its ack (client side). */
   peerRole = 0;
   appId = '';
   private readonly decoder: FrameDecoder;
@@ -109,6 +119,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.decoder = new FrameDecoder(options.limits);
     socket.setNoDelay(true);
+    // The kernel's own probe of an idle peer, behind our pings (which also cover a connection with data in flight).
+    socket.setKeepAlive(true, Math.max(1000, options.deadPeerTimeoutMs));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.flushDrainWaiters());
     socket.on('error', (err) => this.close(new BraidError(ErrorCodes.CONNECTION_CLOSED, `socket error: ${err.message}`, { cause: err })));
@@ -117,6 +129,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** When the last bytes arrived (Date.now()). */
+  get lastReceivedAt(): number {
+    return this.lastReceived;
+  }
+
+  /** Changes the frame limits from the next frame on (e.g. raised once the handshake is done). */
+  setLimits(limits: DecoderLimits): void {
+    this.decoder.setLimits(limits);
   }
 
   get inFlight(): number {
@@ -142,7 +164,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (stalled > tick) this.lastReceived = Math.min(now, this.lastReceived + stalled);
     this.lastCheck = now;
     if (!this.paused && now - this.lastReceived > this.options.deadPeerTimeoutMs) {
-      this.close(new BraidError(ErrorCodes.PEER_DEAD, `no frame from ${this.remote} for ${now - this.lastReceived} ms`));
+      const silentMs = now - this.lastReceived;
+      log().warn({ peer: this.remote, peerRole: roleName(this.peerRole), silentMs, pending: this.inFlight }, 'peer silent: connection closed as dead');
+      this.close(new BraidError(ErrorCodes.PEER_DEAD, `no frame from ${this.remote} for ${silentMs} ms`));
       return;
     }
     if (now - this.lastSent >= intervalMs) this.send({ type: MessageType.Heartbeat, pong: false });
@@ -298,7 +322,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.decoder.push(chunk, (frame) => this.onFrame(frame));
     } catch (err) {
       const e = asBraidError(err, ErrorCodes.PROTOCOL);
-      trace('closing %s: %s', this.remote, e.message);
+      log().warn({ peer: this.remote, peerRole: roleName(this.peerRole), code: e.code, reason: e.message }, 'protocol violation: connection closed');
       this.close(e);
     }
   }
@@ -334,6 +358,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         if (!message.pong) this.send({ type: MessageType.Heartbeat, pong: true });
         return;
       case MessageType.Handshake:
+      case MessageType.HandshakeChallenge:
+      case MessageType.HandshakeProof:
       case MessageType.HandshakeAck:
         if (this.onControlFrame === undefined) throw new ProtocolError(`unexpected ${messageName(message.type)}`);
         this.onControlFrame(message);

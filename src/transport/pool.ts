@@ -2,27 +2,51 @@ import { BraidError, ErrorCodes, addressKey, type Address } from '../protocol/in
 import { connect, type ConnectOptions } from './client.js';
 import type { Connection } from './connection.js';
 
+export interface PoolOptions extends ConnectOptions {
+  /**
+   * How long a peer stays suspect after it was found dead (silent past the
+   * dead-peer timeout, or no connection within the connect timeout). While
+   * it does, get() fails at once instead of waiting out another connect
+   * timeout on a host that is gone; callers with somewhere else to go (a
+   * replica, another worker) go there. 0 keeps no memory.
+   */
+  deadPeerBackoffMs?: number;
+}
+
+export interface GetOptions {
+  /** Connect even to a suspect peer: the caller has no alternative (its LifecycleManager, the master). */
+  evenIfSuspect?: boolean;
+}
+
 /**
  * One connection per remote address, opened on first use (single-flight) and
  * opened again after it closes.
  */
 export class ConnectionPool {
   private readonly conns = new Map<string, Promise<Connection>>();
+  /** Peers found dead, by address key: until when they count as suspect. */
+  private readonly suspects = new Map<string, { address: Address; until: number }>();
   private closed = false;
 
-  constructor(private readonly options: ConnectOptions) {}
+  constructor(private readonly options: PoolOptions) {}
 
-  get(address: Address): Promise<Connection> {
+  get(address: Address, getOptions: GetOptions = {}): Promise<Connection> {
     // After close() a get() must fail, not open a connection only to close it:
     // callers retry on the closed connection they would get, forever.
     if (this.closed) return Promise.reject(poolClosed());
     const key = addressKey(address);
     const existing = this.conns.get(key);
     if (existing) return existing;
+    const suspectUntil = this.suspectUntil(key);
+    if (suspectUntil !== undefined && getOptions.evenIfSuspect !== true) {
+      return Promise.reject(new BraidError(ErrorCodes.PEER_DEAD, `${key} was found dead; not tried again for ${suspectUntil - Date.now()} ms`));
+    }
     const opening = connect(address, this.options).then(
       (conn) => {
-        conn.once('close', () => {
+        this.suspects.delete(key);
+        conn.once('close', (err) => {
           if (this.conns.get(key) === opening) this.conns.delete(key);
+          if (err?.code === ErrorCodes.PEER_DEAD) this.markDead(address);
         });
         if (this.closed) {
           conn.close();
@@ -33,11 +57,38 @@ export class ConnectionPool {
       (err: unknown) => {
         // Only our own entry: after evict() a newer connection may stand here.
         if (this.conns.get(key) === opening) this.conns.delete(key);
+        if (err instanceof BraidError && err.code === ErrorCodes.CONNECT) this.markDead(address);
         throw err;
       },
     );
     this.conns.set(key, opening);
     return opening;
+  }
+
+  /** Whether `address` was found dead within the backoff period. */
+  isSuspect(address: Address): boolean {
+    return this.suspectUntil(addressKey(address)) !== undefined;
+  }
+
+  /** Every peer that counts as suspect now. */
+  suspectAddresses(): Address[] {
+    const out: Address[] = [];
+    for (const [key, s] of [...this.suspects]) if (this.suspectUntil(key) !== undefined) out.push(s.address);
+    return out;
+  }
+
+  /** Records that `address` did not answer (a caller's own evidence, e.g. a request that timed out). */
+  markDead(address: Address): void {
+    const backoff = this.options.deadPeerBackoffMs ?? 0;
+    if (backoff > 0) this.suspects.set(addressKey(address), { address: { host: address.host, port: address.port }, until: Date.now() + backoff });
+  }
+
+  private suspectUntil(key: string): number | undefined {
+    const until = this.suspects.get(key)?.until;
+    if (until === undefined) return undefined;
+    if (Date.now() < until) return until;
+    this.suspects.delete(key);
+    return undefined;
   }
 
   /** Drops the cached connection to `address` (e.g. after a peer was declared dead). */

@@ -8,6 +8,7 @@ import { afterEach, expect, test } from 'vitest';
 import { LifecycleManager } from '../../src/client/lifecycle/index.js';
 import { ShuffleClient } from '../../src/client/shuffle-client.js';
 import { startStandalone } from '../../src/server/standalone.js';
+import { appKey, clusterSecurity, testAppTls, testTls } from '../security/fixture.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -16,11 +17,11 @@ afterEach(async () => {
 
 test('a MAP_ENDED revive answer for one map does not drop another map pushing to the same partition', async () => {
   // Every file takes exactly one batch: the next push to it answers HARD_SPLIT.
-  const cluster = await startStandalone({ workers: 2, worker: { splitThreshold: 1, hardSplitLimit: 1 } });
+  const cluster = await startStandalone({ workers: 2, ...clusterSecurity(), worker: { splitThreshold: 1, hardSplitLimit: 1 } });
   cleanups.push(() => cluster.close());
-  const lm = await LifecycleManager.start({ appId: 'revive', master: cluster.masterAddress, replicate: false });
+  const lm = await LifecycleManager.start({ appId: 'revive', master: cluster.masterAddress, replicate: false, authToken: appKey('revive'), tls: testTls() });
   cleanups.push(() => lm.close());
-  const client = await ShuffleClient.connect({ appId: 'revive', lifecycleManager: lm.address, compression: 'none' });
+  const client = await ShuffleClient.connect({ appId: 'revive', lifecycleManager: lm.address, compression: 'none', authToken: appKey('revive'), tls: testAppTls() });
   cleanups.push(() => client.close());
   const maps = 3;
   // Map 1 attempt 0 wins, having pushed one batch to partition 0.

@@ -44,12 +44,30 @@ describe('defaults', () => {
   test('master', () => {
     expect(resolveConfig('master', { argv: [], env: {} })).toEqual({
       host: '127.0.0.1',
+      advertiseHost: '',
+      advertiseInterface: '',
       port: 0,
       httpPort: -1,
       heartbeatInterval: 5000,
-      authToken: '',
+      authSecret: '',
+      authSecretFile: '',
+      insecure: false,
+      plaintext: false,
+      tlsCaFile: '',
+      tlsCertFile: '',
+      tlsKeyFile: '',
+      handshakeTimeout: 10_000,
+      unauthenticatedIdleTimeout: 5_000,
+      preAuthFrameLimit: 4096,
+      maxConnections: 10_000,
+      maxConnectionsPerAddress: 1_000,
       logLevel: 'info',
       logFormat: 'text',
+      quotaAppShuffles: 1000,
+      quotaShufflePartitions: 200_000,
+      pingInterval: 1000,
+      deadPeerTimeout: 5000,
+      connectTimeout: 5000,
       workerTimeout: 30_000,
       appTimeout: 60_000,
       slotStrategy: 'roundrobin',
@@ -64,12 +82,35 @@ describe('defaults', () => {
   test('worker', () => {
     expect(resolveConfig('worker', { argv: [], env: WORKER_ENV })).toEqual({
       host: '127.0.0.1',
+      advertiseHost: '',
+      advertiseInterface: '',
       port: 0,
       httpPort: -1,
       heartbeatInterval: 5000,
-      authToken: '',
+      authSecret: '',
+      authSecretFile: '',
+      insecure: false,
+      plaintext: false,
+      tlsCaFile: '',
+      tlsCertFile: '',
+      tlsKeyFile: '',
+      handshakeTimeout: 10_000,
+      unauthenticatedIdleTimeout: 5_000,
+      preAuthFrameLimit: 4096,
+      maxConnections: 10_000,
+      maxConnectionsPerAddress: 1_000,
       logLevel: 'info',
       logFormat: 'text',
+      quotaAppShuffles: 1000,
+      quotaShufflePartitions: 200_000,
+      quotaAppBytes: 1024 ** 4,
+      quotaAppFiles: 250_000,
+      quotaWorkerApps: 1000,
+      pingInterval: 1000,
+      deadPeerTimeout: 5000,
+      connectTimeout: 5000,
+      drainTimeout: 30_000,
+      decommissionTimeout: 6 * 3600_000,
       master: [{ host: 'master.local', port: 9000 }],
       dataDirs: ['/d1'],
       memoryLimit: G,
@@ -322,9 +363,9 @@ describe('validation messages name the option and the source', () => {
   });
 
   test('a secret is never echoed', () => {
-    const file = configFile({ authToken: 123456 });
+    const file = configFile({ authSecret: 123456 });
     const e = configError('master', { argv: ['--config', file] });
-    expect(e.message).toBe(`option "authToken" (from config file ${file}): expected a string, got <hidden>`);
+    expect(e.message).toBe(`option "authSecret" (from config file ${file}): expected a string, got <hidden>`);
     expect(e.message).not.toContain('123456');
   });
 
@@ -437,11 +478,11 @@ describe('unknown or malformed input', () => {
 
 test('redactConfig hides secrets only when set', () => {
   const open = resolveConfig('master', { argv: [], env: {} });
-  expect(redactConfig('master', open).authToken).toBe('');
-  const locked = resolveConfig('master', { argv: [], env: { BRAID_AUTH_TOKEN: 's3cret' } });
-  expect(locked.authToken).toBe('s3cret');
+  expect(redactConfig('master', open).authSecret).toBe('');
+  const locked = resolveConfig('master', { argv: [], env: { BRAID_AUTH_SECRET: 's3cret' } });
+  expect(locked.authSecret).toBe('s3cret');
   const shown = redactConfig('master', locked);
-  expect(shown.authToken).toBe('<hidden>');
+  expect(shown.authSecret).toBe('<hidden>');
   expect(shown.port).toBe(0);
   expect(JSON.stringify(shown)).not.toContain('s3cret');
 });

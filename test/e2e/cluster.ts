@@ -2,7 +2,9 @@
  * Real server processes for the end-to-end tests: a master and workers
  * spawned from the build (`node dist/server.js master|worker`) on loopback
  * port 0, each worker with its own temporary data directory. Addresses come
- * from the `braid <role> ready {json}` line. Everything started here (and
+ * from the `braid <role> ready {json}` line. Every server authenticates with
+ * the test run's secret and speaks TLS (mutual TLS between cluster roles),
+ * with the certificates of test/global-setup.ts. Everything started here (and
  * anything registered with `onCleanup`) is stopped and removed in afterEach,
  * and SIGKILLed on process exit as a last resort.
  */
@@ -13,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
+import { httpsGet, serverSecurityArgs } from '../security/fixture.js';
 
 const SERVER = fileURLToPath(new URL('../../dist/server.js', import.meta.url));
 const READY_TIMEOUT_MS = 20_000;
@@ -111,7 +114,7 @@ export class ServerProcess {
   /** Spawns `node dist/server.js <role> ...args` and waits for its ready line. */
   static async start(role: ServerRole, args: string[], dataDir?: string): Promise<ServerProcess> {
     if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: run \`npx tsc -p .\` first`);
-    const child = spawn(process.execPath, [SERVER, role, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [SERVER, role, ...serverSecurityArgs(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = trackChild(child);
     let stderr = '';
     let onEarlyExit = (_code: number | null, _signal: NodeJS.Signals | null): void => undefined;
@@ -179,12 +182,12 @@ export class ServerProcess {
     }
   }
 
-  /** GET http://<http>/<path> as text. */
+  /** GET https://<http>/<path> as text, as an admin (the node certificate). */
   async get(path: string): Promise<string> {
     if (this.http === undefined) throw new Error(`${this.role} was started without --http-port`);
-    const res = await fetch(`http://${this.http}${path}`);
-    if (!res.ok) throw new Error(`GET ${path} on ${this.role}: ${res.status}`);
-    return res.text();
+    const res = await httpsGet(this.http, path);
+    if (res.status !== 200) throw new Error(`GET ${path} on ${this.role}: ${res.status} ${res.body}`);
+    return res.body;
   }
 
   /** Sum of a Prometheus counter over the series whose labels contain `labels` (e.g. 'kind="hard"'). */
@@ -256,6 +259,19 @@ export class Cluster {
     const w = await ServerProcess.start('worker', [...WORKER_DEFAULT_ARGS, '--master', this.master.address, '--data-dirs', dataDirs.join(','), ...args], dataDirs[0]);
     this.workers.push(w);
     await this.waitForWorkers(this.workers.filter((x) => x.alive).length);
+    return w;
+  }
+
+  /**
+   * Starts a worker again on the address and data directory of `old` (which
+   * must have exited): a restart, as an operator's rolling restart does it.
+   */
+  async restartWorker(old: ServerProcess, extraArgs: string[] = []): Promise<ServerProcess> {
+    if (old.alive) throw new Error(`worker ${old.address} is still running`);
+    if (old.dataDir === undefined) throw new Error(`worker ${old.address} has no data directory of its own`);
+    const port = old.address.slice(old.address.lastIndexOf(':') + 1);
+    const w = await ServerProcess.start('worker', [...WORKER_DEFAULT_ARGS, '--master', this.master.address, '--data-dirs', old.dataDir, '--port', port, ...extraArgs], old.dataDir);
+    this.workers[this.workers.indexOf(old)] = w;
     return w;
   }
 

@@ -10,6 +10,7 @@
 import { expect, test } from 'vitest';
 import { ShuffleClient } from '../../src/client/shuffle-client.js';
 import { BraidShuffleMaster, type BraidShuffleDescriptor, type ResultPartitionId } from '../../src/engines/flink-shuffle-master.js';
+import { appKey, testCaOnly, testSecret, testTls } from '../security/fixture.js';
 import { Cluster, onCleanup, waitFor } from './cluster.js';
 
 const PRODUCERS = 3;
@@ -21,7 +22,7 @@ function record(d: BraidShuffleDescriptor, sub: number, i: number): string {
 
 test('a worker process killed after the result was produced: the partitions produced again win and are read exactly', async () => {
   const cluster = await Cluster.start({ workers: 2 });
-  const sm = new BraidShuffleMaster({ onFatalError: (e) => expect.unreachable(e.message) }, { master: cluster.masterAddress, pollIntervalMs: 100, replicate: false });
+  const sm = new BraidShuffleMaster({ onFatalError: (e) => expect.unreachable(e.message) }, { master: cluster.masterAddress, authSecret: testSecret(), tls: testTls(), pollIntervalMs: 100, replicate: false });
   await sm.start();
   onCleanup(() => sm.close());
   const released: ResultPartitionId[][] = [];
@@ -33,7 +34,7 @@ test('a worker process killed after the result was produced: the partitions prod
   let client: ShuffleClient | undefined;
   onCleanup(() => client?.close());
   const produce = async (d: BraidShuffleDescriptor) => {
-    client ??= await ShuffleClient.connect({ appId: jobId, lifecycleManager: d.lifecycleManager, pushTimeoutMs: 3000 });
+    client ??= await ShuffleClient.connect({ appId: jobId, lifecycleManager: d.lifecycleManager, pushTimeoutMs: 3000, authToken: appKey(jobId), tls: testCaOnly() });
     for (let sub = 0; sub < SUBPARTITIONS; sub++) {
       for (let i = 0; i < 3; i++) await client.pushData(d.shuffleId, d.mapId, d.attemptId, sub, Buffer.from(record(d, sub, i)), undefined, undefined, d.numMappers, d.numPartitions);
     }

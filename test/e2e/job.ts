@@ -8,6 +8,7 @@
 import { expect } from 'vitest';
 import { LifecycleManager, type LifecycleManagerOptions, type ReducerFileGroup } from '../../src/client/lifecycle/index.js';
 import { addressKey } from '../../src/protocol/index.js';
+import { appKey, testTls } from '../security/fixture.js';
 import { Cluster, onCleanup, type ClusterOptions } from './cluster.js';
 import { TaskProcess, type ClientOptions, type MapResult, type MapSpec, type ReduceResult } from './tasks.js';
 
@@ -44,6 +45,8 @@ export async function startJobEnv(o: JobEnvOptions): Promise<JobEnv> {
       // A killed worker's copies count as lost after 5 s of retries, not the production 30 s.
       commitRetryMs: 5000,
       getReducerFileGroupTimeoutMs: 30_000,
+      authToken: appKey(appId),
+      tls: testTls(),
       ...o.lifecycle,
     });
     onCleanup(() => lm.close());

@@ -13,6 +13,7 @@ import { expect, test } from 'vitest';
 import { LifecycleManager } from '../../src/client/lifecycle/index.js';
 import { addressKey } from '../../src/protocol/index.js';
 import { mulberry32 as prng } from '../protocol/prng.js';
+import { appKey, testTls } from '../security/fixture.js';
 import { Cluster, onCleanup } from './cluster.js';
 import { TEST_CLIENT_DEFAULTS, expectedDigests, multisetDiff } from './job.js';
 import { TaskProcess, type MapResult, type MapSpec } from './tasks.js';
@@ -29,7 +30,7 @@ interface App {
 
 async function startApp(cluster: Cluster, replicate: boolean): Promise<App> {
   const appId = `many-${replicate ? 'r' : 'n'}-${process.pid}`;
-  const lm = await LifecycleManager.start({ appId, master: cluster.masterAddress, replicate, heartbeatIntervalMs: 1000, rpcTimeoutMs: 5000, commitRetryMs: 5000 });
+  const lm = await LifecycleManager.start({ appId, master: cluster.masterAddress, replicate, heartbeatIntervalMs: 1000, rpcTimeoutMs: 5000, commitRetryMs: 5000, authToken: appKey(appId), tls: testTls() });
   onCleanup(() => lm.close());
   const procs = await TaskProcess.startMany(2, appId, addressKey(lm.address), TEST_CLIENT_DEFAULTS);
   return { replicate, lm, procs };

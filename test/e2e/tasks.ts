@@ -7,6 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ShuffleClientOptions } from '../../src/client/options.js';
+import { appKey, testCaOnly } from '../security/fixture.js';
 import { BraidError, toErrorCode } from '../../src/protocol/errors.js';
 import { onCleanup, trackChild } from './cluster.js';
 
@@ -134,8 +135,13 @@ export class TaskProcess {
     });
   }
 
-  /** Forks a task process and connects its ShuffleClient to the LifecycleManager. */
-  static async start(appId: string, lifecycleManager: string, client: ClientOptions = {}): Promise<TaskProcess> {
+  /**
+   * Forks a task process and connects its ShuffleClient to the
+   * LifecycleManager, with the application's key and the test CA (what a
+   * task holds: nothing of the cluster's secret or certificates).
+   */
+  static async start(appId: string, lifecycleManager: string, options: ClientOptions = {}): Promise<TaskProcess> {
+    const client: ClientOptions = { authToken: appKey(appId), tls: testCaOnly(), ...options };
     const child = fork(CHILD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const proc = new TaskProcess(child);
     onCleanup(() => proc.close());

@@ -2,6 +2,9 @@ import { afterEach, expect, test } from 'vitest';
 import { ShuffleClient } from '../../src/client/shuffle-client.js';
 import { BraidShuffleMaster, type ResultPartitionId } from '../../src/engines/flink-shuffle-master.js';
 import { startStandalone, type StandaloneHandle } from '../../src/server/standalone.js';
+import { appKey, clusterSecurity, testAppTls, testSecret, testTls } from '../security/fixture.js';
+
+const shuffleMasterSecurity = () => ({ authSecret: testSecret(), tls: testTls() });
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -9,7 +12,7 @@ afterEach(async () => {
 });
 
 async function cluster(): Promise<StandaloneHandle> {
-  const c = await startStandalone({ workers: 2, master: { workerTimeoutMs: 600, heartbeatIntervalMs: 100 }, worker: { heartbeatIntervalMs: 100 } });
+  const c = await startStandalone({ workers: 2, ...clusterSecurity(), master: { workerTimeoutMs: 600, heartbeatIntervalMs: 100 }, worker: { heartbeatIntervalMs: 100 } });
   cleanups.push(() => c.close());
   return c;
 }
@@ -24,7 +27,7 @@ async function produce(sm: BraidShuffleMaster, jobId: string) {
   const descs = [0, 1].map((i) =>
     sm.registerPartitionWithProducer(jobId, { resultId: 'r1', partitionIndex: i, numberOfPartitions: 2, numberOfSubpartitions: 4 }, { producerId: `p${i}` }),
   );
-  const client = await ShuffleClient.connect({ appId: jobId, lifecycleManager: descs[0]!.lifecycleManager });
+  const client = await ShuffleClient.connect({ appId: jobId, lifecycleManager: descs[0]!.lifecycleManager, authToken: appKey(jobId), tls: testAppTls() });
   cleanups.push(() => client.close());
   for (const d of descs) {
     for (let sub = 0; sub < d.numPartitions; sub++) await client.pushData(d.shuffleId, d.mapId, 0, sub, Buffer.from(`${jobId}-${d.mapId}-${sub}`), undefined, undefined, d.numMappers, d.numPartitions);
@@ -44,7 +47,7 @@ async function waitFor(cond: () => boolean, ms = 8000): Promise<void> {
 test('a lost worker makes every job stop tracking the partitions whose data it held, at once', async () => {
   const c = await cluster();
   const fatal: Error[] = [];
-  const sm = new BraidShuffleMaster({ onFatalError: (e) => fatal.push(e) }, { master: c.masterAddress, pollIntervalMs: 100, replicate: false });
+  const sm = new BraidShuffleMaster({ onFatalError: (e) => fatal.push(e) }, { master: c.masterAddress, ...shuffleMasterSecurity(), pollIntervalMs: 100, replicate: false });
   await sm.start();
   cleanups.push(() => sm.close());
   const a = job('job-a');
@@ -64,7 +67,7 @@ test('a lost worker makes every job stop tracking the partitions whose data it h
 
 test('with replication a lost worker loses nothing; releasing every partition deletes the shuffle', async () => {
   const c = await cluster();
-  const sm = new BraidShuffleMaster({ onFatalError: () => undefined }, { master: c.masterAddress, pollIntervalMs: 100 });
+  const sm = new BraidShuffleMaster({ onFatalError: () => undefined }, { master: c.masterAddress, ...shuffleMasterSecurity(), pollIntervalMs: 100 });
   await sm.start();
   cleanups.push(() => sm.close());
   const a = job('job-r');
@@ -80,7 +83,7 @@ test('with replication a lost worker loses nothing; releasing every partition de
 test('a Braid master that stays unreachable is a fatal error', async () => {
   const c = await cluster();
   const fatal: Error[] = [];
-  const sm = new BraidShuffleMaster({ onFatalError: (e) => fatal.push(e) }, { master: c.masterAddress, pollIntervalMs: 50, masterFailureTimeoutMs: 300 });
+  const sm = new BraidShuffleMaster({ onFatalError: (e) => fatal.push(e) }, { master: c.masterAddress, ...shuffleMasterSecurity(), pollIntervalMs: 50, masterFailureTimeoutMs: 300 });
   await sm.start();
   cleanups.push(() => sm.close());
   await c.master.close();

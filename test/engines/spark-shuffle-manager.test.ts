@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
 import { FetchFailedError, SparkShuffleExecutor, SparkShuffleManager, braidAttemptId } from '../../src/engines/spark-shuffle-manager.js';
 import { startStandalone, type StandaloneHandle } from '../../src/server/standalone.js';
+import { appKey, clusterSecurity, testAppTls, testTls } from '../security/fixture.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -10,18 +11,20 @@ afterEach(async () => {
 });
 
 async function setup(replicate: boolean, maxFetchFailures = 4) {
-  const cluster: StandaloneHandle = await startStandalone({ workers: 2, master: { workerTimeoutMs: 5000 } });
+  const cluster: StandaloneHandle = await startStandalone({ workers: 2, ...clusterSecurity(), master: { workerTimeoutMs: 5000 } });
   cleanups.push(() => cluster.close());
   const lost: number[] = [];
   const manager = await SparkShuffleManager.start({
     appId: 'spark-app',
     master: cluster.masterAddress,
+    authToken: appKey('spark-app'),
+    tls: testTls(),
     replicate,
     maxFetchFailures,
     engine: { unregisterAllMapOutput: (id) => lost.push(id) },
   });
   cleanups.push(() => manager.close());
-  const executor = await SparkShuffleExecutor.connect('spark-app', manager.lifecycleManager.address, { compression: 'lz4', fetchTimeoutMs: 5000 });
+  const executor = await SparkShuffleExecutor.connect('spark-app', manager.lifecycleManager.address, { compression: 'lz4', fetchTimeoutMs: 5000, authToken: appKey('spark-app'), tls: testAppTls() });
   cleanups.push(() => executor.close());
   return { cluster, manager, executor, lost };
 }

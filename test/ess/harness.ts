@@ -37,7 +37,7 @@ export async function execRoot(): Promise<string> {
 /** A worker on port 0 with a fresh data dir (unless given), no disk reserve and the temporary directory as its ESS root; closed after the test unless closed before. */
 export async function worker(options: Partial<WorkerOptions> = {}): Promise<WorkerHandle> {
   const dataDirs = options.dataDirs ?? [await tempDir('braid-ess-data-')];
-  const w = await startWorker({ diskReserve: 0, essLocalDirRoots: [await execRoot()], ...options, dataDirs });
+  const w = await startWorker({ diskReserve: 0, drainTimeoutMs: 0, insecure: true, essLocalDirRoots: [await execRoot()], ...options, dataDirs });
   workers.push(w);
   return w;
 }

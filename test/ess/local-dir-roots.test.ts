@@ -79,7 +79,7 @@ describe('local directories must lie inside the worker\'s roots', () => {
 
 describe('an application the master expires', () => {
   it('is removed from the external shuffle service with its directories; one the master never knew stays', async () => {
-    const master = await startMaster({ appTimeoutMs: 400, workerTimeoutMs: 3000, heartbeatIntervalMs: 100 });
+    const master = await startMaster({ appTimeoutMs: 400, workerTimeoutMs: 3000, heartbeatIntervalMs: 100, insecure: true });
     try {
       const root = await tempDir('braid-ess-root-');
       const w = await worker({ master: master.address, heartbeatIntervalMs: 100, essLocalDirRoots: [root] });

@@ -11,6 +11,7 @@ import { ApplicationHeartbeat, ErrorCodes, GetStatus, MasterInfo, MasterRole, Re
 import { connect } from '../../src/transport/index.js';
 import { onCleanup } from '../e2e/cluster.js';
 import { run, CLI } from '../product/helpers.js';
+import { appIdentity } from '../security/fixture.js';
 import { HaCluster, LEASE_TTL_MS } from './ha-cluster.js';
 
 test('one master leads; standbys name it, refuse with NOT_LEADER, and clients follow the leader', async () => {
@@ -22,7 +23,7 @@ test('one master leads; standbys name it, refuse with NOT_LEADER, and clients fo
     const st = await cluster.status(s);
     expect(st.ha).toMatchObject({ mode: 'etcd', role: 'standby', leader: leader.address });
     expect(st.workers).toEqual([]);
-    const conn = await connect(parseAddress(s.address), { role: Role.LifecycleManager, appId: 'app-x' });
+    const conn = await connect(parseAddress(s.address), { role: Role.LifecycleManager, ...appIdentity('app-x') });
     onCleanup(() => conn.close());
     const info = await conn.call(MasterInfo, {});
     expect(info).toMatchObject({ role: MasterRole.Standby, leader: leader.address });
@@ -44,7 +45,7 @@ test('one master leads; standbys name it, refuse with NOT_LEADER, and clients fo
   // A client that knows the masters in an order that puts a standby first is redirected to the leader.
   const client = new MasterClient({
     masters: [...standbys, leader].map((m) => parseAddress(m.address)),
-    connect: { role: Role.LifecycleManager, appId: 'app-y' },
+    connect: { role: Role.LifecycleManager, ...appIdentity('app-y') },
     failoverTimeoutMs: 5000,
   });
   onCleanup(() => client.close());

@@ -9,6 +9,7 @@ import { expect, test } from 'vitest';
 import { runJob } from '../../src/jobs/runner/driver.js';
 import { ErrorCodes, asBraidError } from '../../src/protocol/index.js';
 import { waitFor } from '../e2e/cluster.js';
+import { jobSecurity } from '../security/fixture.js';
 import { HaCluster, LEASE_TTL_MS } from './ha-cluster.js';
 
 function job(cluster: HaCluster, name: string) {
@@ -18,6 +19,7 @@ function job(cluster: HaCluster, name: string) {
     numMaps: 2,
     numReduces: 2,
     master: cluster.masterList,
+    ...jobSecurity(),
     processes: 1,
     replicate: true,
     appId: `outage-${name}-${process.pid}`,

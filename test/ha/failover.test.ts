@@ -11,6 +11,7 @@
 import { expect, test } from 'vitest';
 import { runJob, type Phase } from '../../src/jobs/runner/driver.js';
 import { waitFor, type ServerProcess } from '../e2e/cluster.js';
+import { jobSecurity } from '../security/fixture.js';
 import { HaCluster } from './ha-cluster.js';
 
 const RECORDS = 300_000; // 30 MB
@@ -36,6 +37,7 @@ async function jobKillingLeader(cluster: HaCluster, moment: Moment, seed: number
     numMaps: MAPS,
     numReduces: REDUCES,
     master: cluster.masterList,
+    ...jobSecurity(),
     processes: 2,
     replicate: true,
     appId: `ha-${moment}-${process.pid}`,

@@ -18,6 +18,7 @@ import { expect, test } from 'vitest';
 import { ApplicationHeartbeat, ErrorCodes, Role, asBraidError, parseAddress } from '../../src/protocol/index.js';
 import { connect, type Connection } from '../../src/transport/index.js';
 import { onCleanup, sleep, waitFor, type ServerProcess } from '../e2e/cluster.js';
+import { appIdentity } from '../security/fixture.js';
 import { HaCluster, LEASE_TTL_MS } from './ha-cluster.js';
 
 interface Probe {
@@ -29,7 +30,7 @@ interface Probe {
 }
 
 async function probeConn(m: ServerProcess): Promise<Connection> {
-  const conn = await connect(parseAddress(m.address), { role: Role.LifecycleManager, appId: 'watcher' });
+  const conn = await connect(parseAddress(m.address), { role: Role.LifecycleManager, ...appIdentity('watcher') });
   onCleanup(() => conn.close());
   return conn;
 }

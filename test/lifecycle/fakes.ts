@@ -278,7 +278,8 @@ export function useLifecycleEnv(appId: string, defaults: () => Partial<Lifecycle
       return cluster;
     },
     start: async (extra = {}) =>
-      closer.add(await LifecycleManager.start({ appId, master: env.cluster.master.address, heartbeatIntervalMs: 60_000, ...defaults(), ...extra })),
+      // The fakes run without authentication, so the manager must too (unless a test gives it a key).
+      closer.add(await LifecycleManager.start({ appId, master: env.cluster.master.address, heartbeatIntervalMs: 60_000, ...(extra.authToken ? {} : { insecure: true }), ...defaults(), ...extra })),
   };
   return env;
 }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LIFECYCLE_DEFAULTS, LifecycleManager, resolveLifecycleOptions, type LifecycleManagerOptions } from '../../src/client/lifecycle/index.js';
 import { ErrorCodes, isBraidError } from '../../src/protocol/index.js';
 
-const base: LifecycleManagerOptions = { appId: 'app-1', master: '127.0.0.1:1' };
+const base: LifecycleManagerOptions = { appId: 'app-1', master: '127.0.0.1:1', insecure: true };
 
 function configErrorOf(options: unknown): Error {
   try {
@@ -22,9 +22,16 @@ describe('LifecycleManager options', () => {
 
   it('applies the defaults', () => {
     const r = resolveLifecycleOptions(base);
-    expect(r).toMatchObject({ ...LIFECYCLE_DEFAULTS, appId: 'app-1', masters: [{ host: '127.0.0.1', port: 1 }] });
+    expect(r).toMatchObject({ ...LIFECYCLE_DEFAULTS, insecure: true, appId: 'app-1', masters: [{ host: '127.0.0.1', port: 1 }] });
     expect(r).toMatchObject({
-      host: '127.0.0.1',
+      // Chosen at start: 127.0.0.1 for a master on loopback, else the address that reaches the master.
+      host: undefined,
+      advertiseHost: undefined,
+      advertiseInterface: undefined,
+      pingIntervalMs: 1000,
+      deadPeerTimeoutMs: 5000,
+      connectTimeoutMs: 5000,
+      deadPeerBackoffMs: 10_000,
       port: 0,
       replicate: true,
       splitThreshold: 0,
@@ -36,6 +43,14 @@ describe('LifecycleManager options', () => {
       commitRetryMs: 30_000,
     });
     expect(r.onUnregisterAllMapOutput).toBeUndefined();
+  });
+
+  it('needs the application key unless insecure, and not both', () => {
+    const none = configErrorOf({ appId: 'app-1', master: '127.0.0.1:1' });
+    expect(isBraidError(none, ErrorCodes.CONFIG)).toBe(true);
+    expect(none.message).toMatch(/options\.authToken: a lifecycle manager needs its application's key.*--insecure/);
+    expect(configErrorOf({ ...base, authToken: 'k' }).message).toMatch(/options\.insecure contradicts options\.authToken/);
+    expect(resolveLifecycleOptions({ appId: 'app-1', master: '127.0.0.1:1', authToken: 'k' })).toMatchObject({ authToken: 'k', insecure: false });
   });
 
   it('accepts the master as an address object', () => {

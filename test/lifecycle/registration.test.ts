@@ -117,7 +117,7 @@ describe('LifecycleManager registration', () => {
     const big = env.closer.add(await startCluster(10));
     for (const w of big.workers) w.failReserve = true;
     const lm = env.closer.add(
-      await LifecycleManager.start({ appId: APP, master: big.master.address, heartbeatIntervalMs: 60_000, reserveRetries: 3, replicate: false }),
+      await LifecycleManager.start({ appId: APP, master: big.master.address, heartbeatIntervalMs: 60_000, reserveRetries: 3, replicate: false, insecure: true }),
     );
     const err = await lm.registerShuffle(7, 1, 1).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: ErrorCodes.RESERVE_FAILED });

@@ -41,13 +41,14 @@ export function every(ms: number, f: () => unknown): void {
   timers.push(t);
 }
 
+/** A master on port 0; without a secret it runs insecure (these tests are not about authentication). */
 export async function master(options: MasterOptions = {}): Promise<MasterHandle> {
-  const m = await startMaster(options);
+  const m = await startMaster(options.authSecret ? options : { insecure: true, ...options });
   masters.push(m);
   return m;
 }
 
-export async function client(m: MasterHandle, role: number = Role.Worker, extra: { token?: string; appId?: string } = {}): Promise<Connection> {
+export async function client(m: MasterHandle, role: number = Role.Worker, extra: { key?: string; appId?: string } = {}): Promise<Connection> {
   const c = await connect(m.address, { role: role as Role, ...extra });
   conns.push(c);
   return c;

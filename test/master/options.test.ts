@@ -14,7 +14,7 @@ function configMessage(options: MasterOptions): string {
 
 describe('master options', () => {
   test('defaults', () => {
-    const o = resolveMasterOptions({});
+    const o = resolveMasterOptions({ insecure: true });
     expect(o).toMatchObject({
       host: '127.0.0.1',
       port: 0,
@@ -23,15 +23,15 @@ describe('master options', () => {
       heartbeatIntervalMs: 5_000,
       slotStrategy: 'roundrobin',
       replicate: true,
-      authToken: '',
     });
+    expect(o.security).toMatchObject({ secret: '', auth: undefined, tls: undefined });
     expect(o.now).toBe(MASTER_DEFAULTS.now);
-    expect(resolveMasterOptions({ port: undefined }).port).toBe(0);
+    expect(resolveMasterOptions({ port: undefined, insecure: true }).port).toBe(0);
   });
 
   test('a short worker timeout brings the default heartbeat interval down', () => {
-    expect(resolveMasterOptions({ workerTimeoutMs: 300 }).heartbeatIntervalMs).toBe(100);
-    expect(resolveMasterOptions({ workerTimeoutMs: 300, heartbeatIntervalMs: 250 }).heartbeatIntervalMs).toBe(250);
+    expect(resolveMasterOptions({ workerTimeoutMs: 300, insecure: true }).heartbeatIntervalMs).toBe(100);
+    expect(resolveMasterOptions({ workerTimeoutMs: 300, heartbeatIntervalMs: 250, insecure: true }).heartbeatIntervalMs).toBe(250);
   });
 
   test.each<[MasterOptions, RegExp]>([
@@ -46,7 +46,10 @@ describe('master options', () => {
     [{ heartbeatIntervalMs: 2 ** 32 }, /options\.heartbeatIntervalMs/],
     [{ workerTimeoutMs: 1000, heartbeatIntervalMs: 1000 }, /options\.heartbeatIntervalMs \(1000\) must be less than options\.workerTimeoutMs \(1000\)/],
     [{ slotStrategy: 'random' as 'roundrobin' }, /options\.slotStrategy must be one of roundrobin, loadaware, got random/],
-    [{ authToken: 5 as unknown as string }, /options\.authToken must be a string/],
+    [{ authSecret: 5 as unknown as string }, /options\.authSecret must be a string/],
+    [{}, /master has no cluster secret; authentication is on by default: .*--auth-secret-file <file> or BRAID_AUTH_SECRET.*--insecure/],
+    [{ authSecret: 's', insecure: true }, /options\.insecure contradicts options\.authSecret/],
+    [{ authSecret: 's', limits: { maxConnections: 0 } }, /options\.limits\.maxConnections must be a positive integer/],
     [{ now: 'soon' as unknown as () => number }, /options\.now must be a function/],
   ])('%o is refused', (options, message) => {
     expect(configMessage(options)).toMatch(message);

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { CommitFiles, ErrorCodes, GetStatus, MessageType, Role } from '../../src/protocol/index.js';
 import { startMaster } from '../../src/server/master/index.js';
 import { connect } from '../../src/transport/index.js';
-import { client, lifecycle, master, sleep, workers } from './helpers.js';
+import { FakeLifecycle, client, lifecycle, master, sleep, workers } from './helpers.js';
 
 describe('master server', () => {
   test('GetStatus and status() describe workers, applications and shuffles', async () => {
@@ -15,7 +15,7 @@ describe('master server', () => {
     await lm.slots(3, 2, true);
     await lm.heartbeat([3, 4]);
 
-    const remote = await lm.status();
+    const remote = await new FakeLifecycle(await client(m, Role.Admin), '').status();
     const local = m.status();
     for (const s of [remote, local]) {
       expect(s).toMatchObject({
@@ -38,29 +38,36 @@ describe('master server', () => {
       expect(s.applications[0]?.lastHeartbeatAgoMs).toBeLessThan(5000);
       expect(s.uptimeMs).toBeGreaterThanOrEqual(0);
     }
+    // An application's own connection sees only its part: no workers, only its shuffles.
+    const own = await lm.status();
+    expect(own.workers).toEqual([]);
+    expect(own.applications.map((a) => a.appId)).toEqual(['app_1']);
+    expect(own.shuffles.map((sh) => sh.key)).toEqual(['app_1-3', 'app_1-4']);
+    const other = await (await lifecycle(m, 'app_2')).status();
+    expect([other.workers, other.applications, other.shuffles]).toEqual([[], [], []]);
     expect(m.address).toEqual({ host: '127.0.0.1', port: expect.any(Number) });
     expect(m.address.port).toBeGreaterThan(0);
   });
 
   test('a port in use is a configuration error naming the option', async () => {
     const m = await master();
-    const start = startMaster({ port: m.address.port });
+    const start = startMaster({ port: m.address.port, insecure: true });
     await expect(start).rejects.toMatchObject({ code: ErrorCodes.CONFIG });
     await expect(start).rejects.toThrow(/options\.host:options\.port 127\.0\.0\.1:\d+: .*EADDRINUSE/);
   });
 
-  test('with an auth token, handshakes without it are refused', async () => {
-    const m = await master({ authToken: 's3cret' });
+  test('with a secret, handshakes that do not prove it are refused', async () => {
+    const m = await master({ authSecret: 's3cret' });
     await expect(connect(m.address, { role: Role.Worker })).rejects.toMatchObject({ code: ErrorCodes.AUTH });
-    await expect(connect(m.address, { role: Role.Worker, token: 'wrong' })).rejects.toMatchObject({ code: ErrorCodes.AUTH });
-    const ok = await client(m, Role.Admin, { token: 's3cret' });
+    await expect(connect(m.address, { role: Role.Worker, key: 'wrong' })).rejects.toMatchObject({ code: ErrorCodes.AUTH });
+    const ok = await client(m, Role.Admin, { key: 's3cret' });
     const { json } = await ok.call(GetStatus, {});
     expect(JSON.parse(json.toString()).role).toBe('master');
   });
 
   test('requests other than control RPCs get INVALID_REQUEST; unserved methods UNKNOWN_METHOD', async () => {
     const m = await master();
-    const c = await client(m, Role.Client, { appId: 'app_1' });
+    const c = await client(m, Role.LifecycleManager, { appId: 'app_1' });
     await expect(
       c.request({ type: MessageType.PushData, shuffleKey: 'app_1-0', partitionId: 0, epoch: 0, mode: 0, body: Buffer.alloc(8) }),
     ).rejects.toMatchObject({ code: ErrorCodes.INVALID_REQUEST });
@@ -82,7 +89,7 @@ describe('master server', () => {
       clockReads++;
       return Date.now();
     };
-    const m = await startMaster({ workerTimeoutMs: 100, now });
+    const m = await startMaster({ workerTimeoutMs: 100, now, insecure: true });
     const c = await connect(m.address, { role: Role.Worker });
     const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
     // The sweep reads the clock every 25 ms while the master runs...

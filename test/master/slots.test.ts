@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { ErrorCodes } from '../../src/protocol/index.js';
-import { count, disk, keyOf, lifecycle, master, workers } from './helpers.js';
+import { ErrorCodes, Role } from '../../src/protocol/index.js';
+import { FakeLifecycle, client, count, disk, keyOf, lifecycle, master, workers } from './helpers.js';
 
 const A = '127.0.0.1:1001';
 const B = '127.0.0.1:1002';
@@ -109,8 +109,10 @@ describe('round-robin slots', () => {
     await workers(m, A);
     const lm = await lifecycle(m);
     await expect(lm.slots(0, 10_000_000)).rejects.toMatchObject({ code: ErrorCodes.INVALID_REQUEST, retriable: false });
-    const anon = await lifecycle(m, '');
-    await expect(anon.slots(0, 1)).rejects.toMatchObject({ code: ErrorCodes.INVALID_REQUEST });
+    // An application connection must name its application; an admin (any application) may send an empty one, which is refused.
+    await expect(lifecycle(m, '')).rejects.toMatchObject({ code: ErrorCodes.HANDSHAKE });
+    const admin = new FakeLifecycle(await client(m, Role.Admin), '');
+    await expect(admin.slots(0, 1)).rejects.toMatchObject({ code: ErrorCodes.INVALID_REQUEST });
   });
 });
 

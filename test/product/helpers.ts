@@ -7,13 +7,19 @@
  *
  * The children run the compiled build: `npm test` (or `npx tsc -p .`) builds
  * dist/ before vitest starts.
+ *
+ * Security is on, as in production: every server role started here gets the
+ * test run's secret file and TLS certificates, and every CLI command aimed at
+ * a `--master` gets the secret file and the certificates too (an admin's
+ * view). A test that passes any security flag itself gets exactly its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chownSync, copyFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { httpsGet, serverSecurityArgs } from '../security/fixture.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SERVER = join(ROOT, 'dist', 'server.js');
@@ -102,9 +108,40 @@ export interface RunAs {
   gid: number;
 }
 
-/** Starts `node <args>` in the repository root. */
+const SECURITY_FLAGS = ['--auth-secret-file', '--insecure', '--plaintext', '--tls-ca-file', '--tls-cert-file', '--tls-key-file'];
+
+/**
+ * `args` with the test run's secret and TLS flags, for a server role or a
+ * CLI command that talks to a --master. A child running as another user
+ * gets copies of the files it owns (the originals are readable by their
+ * owner only, as they should be).
+ */
+export function withSecurity(args: readonly string[], as?: RunAs): string[] {
+  if (args.some((a) => SECURITY_FLAGS.includes(a.split('=')[0]!))) return [...args];
+  const serverRole = args[0] === SERVER && ['master', 'worker', 'standalone'].includes(args[1] ?? '') && !args.includes('--help');
+  const cliToCluster = args[0] === CLI && args.includes('--master');
+  if (!serverRole && !cliToCluster) return [...args];
+  return [...args, ...(as === undefined ? serverSecurityArgs() : securityArgsOwnedBy(as))];
+}
+
+function securityArgsOwnedBy(as: RunAs): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'braid-product-security-'));
+  dirs.add(dir);
+  chownSync(dir, as.uid, as.gid);
+  const own = (path: string) => {
+    const copy = join(dir, basename(path));
+    copyFileSync(path, copy);
+    chownSync(copy, as.uid, as.gid);
+    return copy;
+  };
+  const original = serverSecurityArgs();
+  // Every other argument is a file path: [flag, path, flag, path, ...].
+  return original.map((arg, i) => (i % 2 === 1 ? own(arg) : arg));
+}
+
+/** Starts `node <args>` in the repository root (with the security flags of withSecurity). */
 export function start(args: string[], label = args.slice(0, 2).join(' '), env: Record<string, string> = {}, as?: RunAs): Proc {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'], ...as });
+  const child = spawn(process.execPath, withSecurity(args, as), { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'], ...as });
   const p = new Proc(child, label);
   procs.add(p);
   void p.exited.then(() => procs.delete(p));
@@ -129,8 +166,13 @@ export async function run(args: string[], timeoutMs = 60_000, env: Record<string
 export type Ready = Record<string, unknown>;
 
 /** Starts a server role and waits for its `braid <role> ready {json}` line. */
-export async function server(role: 'master' | 'worker' | 'standalone', flags: string[], timeoutMs = 30_000): Promise<{ proc: Proc; ready: Ready }> {
-  const proc = start([SERVER, role, ...flags], `braid ${role}`);
+export async function server(
+  role: 'master' | 'worker' | 'standalone',
+  flags: string[],
+  timeoutMs = 30_000,
+  env: Record<string, string> = {},
+): Promise<{ proc: Proc; ready: Ready }> {
+  const proc = start([SERVER, role, ...flags], `braid ${role}`, env);
   const m = await proc.waitFor(new RegExp(`^braid ${role} ready (\\{.*\\})$`, 'm'), timeoutMs);
   return { proc, ready: JSON.parse(m[1]!) as Ready };
 }
@@ -157,10 +199,9 @@ export async function cleanup(): Promise<void> {
   await Promise.all(gone.map((d) => rm(d, { recursive: true, force: true })));
 }
 
-/** GET on a role's HTTP port. */
-export async function get(http: unknown, path: string): Promise<{ status: number; type: string; body: string }> {
-  const res = await fetch(`http://${String(http)}${path}`);
-  return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text() };
+/** GET on a role's HTTPS port, as an admin (the node certificate of the test CA). */
+export function get(http: unknown, path: string): Promise<{ status: number; type: string; body: string }> {
+  return httpsGet(String(http), path);
 }
 
 /** The values of every sample `name{labels} value` of a Prometheus text whose labels include `labels`. */

@@ -9,6 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { LifecycleManager, ShuffleClient } from '../../dist/index.js';
+import { appKey, testCaOnly, testTlsFiles } from '../security/fixture.js';
 import { CLI, cleanup, get, run, server, tempDir } from './helpers.js';
 
 afterEach(cleanup);
@@ -24,9 +25,11 @@ async function masterStatus(http: unknown): Promise<MasterStatusJson> {
   return JSON.parse(res.body) as MasterStatusJson;
 }
 
-/** Every line a role writes to stderr in a clean life: only its stop notice. */
+/** Every line a role writes to stderr in a clean life: its stop notice, and log lines at info level or below (no warning, no error, no stack). */
 function onlyStopNotice(stderr: string, role: string, signal: string): boolean {
-  return stderr.trim() === `braid ${role}: ${signal}, stopping`;
+  const lines = stderr.trim().split('\n');
+  const notice = `braid ${role}: ${signal}, stopping`;
+  return lines.includes(notice) && lines.every((l) => l === notice || /^\S+Z (DEBUG|INFO) /.test(l));
 }
 
 describe('master and worker processes', () => {
@@ -95,13 +98,13 @@ describe('worker restart', () => {
     const port = workerAddress.split(':')[1]!;
 
     const appId = `restart-${process.pid}`;
-    const lm = await LifecycleManager.start({ appId, master: masterAddress, replicate: false });
+    const lm = await LifecycleManager.start({ appId, master: masterAddress, replicate: false, authToken: appKey(appId), tls: testTlsFiles() });
     try {
       const maps = 3;
       const partitions = 4;
       // pushed[p]: every payload sent to partition p, as hex, to compare as a multiset.
       const pushed: string[][] = Array.from({ length: partitions }, () => []);
-      const writer = await ShuffleClient.connect({ appId, lifecycleManager: lm.address });
+      const writer = await ShuffleClient.connect({ appId, lifecycleManager: lm.address, authToken: appKey(appId), tls: testCaOnly() });
       for (let map = 0; map < maps; map++) {
         for (let i = 0; i < 20; i++) {
           const p = (map + i) % partitions;
@@ -138,7 +141,7 @@ describe('worker restart', () => {
       const w2 = await server('worker', ['--master', masterAddress, '--data-dirs', dir, '--port', port, '--chunk-size', '64k']);
       expect(w2.ready.worker).toBe(workerAddress);
 
-      const reader = await ShuffleClient.connect({ appId, lifecycleManager: lm.address });
+      const reader = await ShuffleClient.connect({ appId, lifecycleManager: lm.address, authToken: appKey(appId), tls: testCaOnly() });
       try {
         expect(await readAll(reader)).toEqual(first);
       } finally {

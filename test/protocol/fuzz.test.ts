@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
+  PROTOCOL_VERSION,
   DEFAULT_DECODER_LIMITS,
   ErrorCodes,
   FrameDecoder,
@@ -169,7 +170,7 @@ const LENGTHS = [0, 1, 2, 7, 12, 100, 1023, 1024, 1025, 4083, 4084, 4085, 4095, 
 
 function prelude(type: number, headerLength: number, bodyLength: number): Buffer {
   const p = Buffer.alloc(PRELUDE_SIZE);
-  p[0] = 1;
+  p[0] = PROTOCOL_VERSION;
   p[1] = type;
   p.writeUInt32BE(headerLength, 4);
   p.writeUInt32BE(bodyLength, 8);
@@ -333,7 +334,7 @@ describe('decoder limits and failure', () => {
     expect((atLimit(0xffff_ffff, 0xffff_ffff) as ProtocolError).code).toBe(ErrorCodes.FRAME_TOO_LARGE);
   });
 
-  it.each([0, 2, 0x7f, 0xff])('version %i is rejected with ProtocolError', (version) => {
+  it.each([0, 1, 3, 0x7f, 0xff])('version %i is rejected with ProtocolError', (version) => {
     const f = Buffer.from(VALID[0]!); // copy: mutated
     f[0] = version;
     const err = thrownBy(() => new FrameDecoder(LIMITS).push(f, () => expect.unreachable()));

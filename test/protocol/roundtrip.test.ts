@@ -44,7 +44,7 @@ describe('frame round trip', () => {
       .map(Number)
       .sort((a, b) => a - b);
     expect(ids).toEqual(Object.values(MessageType).sort((a, b) => a - b));
-    expect(ids).toHaveLength(14);
+    expect(ids).toHaveLength(16);
     expect(FRAME_SAMPLES.map((m) => m.type)).toEqual(ids);
     for (const id of ids) expect(MESSAGES[id as MessageType].type).toBe(id);
   });
@@ -133,7 +133,7 @@ describe('frame round trip', () => {
   });
 
   it('rejects unknown frame types with BRAID_ERR_UNKNOWN_MESSAGE', () => {
-    for (const type of [0, 15, 99, 255]) {
+    for (const type of [0, 17, 99, 255]) {
       expectProtocolError(() => decodeMessage(type, Buffer.alloc(0), Buffer.alloc(0)), ErrorCodes.UNKNOWN_MESSAGE);
     }
   });
@@ -171,13 +171,13 @@ describe('validateMergedOffsets', () => {
 });
 
 describe('control methods', () => {
-  it('METHODS covers ids 1..20 exactly once, and methodById finds each', () => {
+  it('METHODS covers ids 1..21 exactly once, and methodById finds each', () => {
     const ids = METHODS.map((m) => m.id).sort((a, b) => a - b);
-    expect(ids).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(ids).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
     expect(new Set(METHODS.map((m) => m.name)).size).toBe(METHODS.length);
     for (const m of METHODS) expect(methodById(m.id)).toBe(m);
     expect(methodById(0)).toBeUndefined();
-    expect(methodById(21)).toBeUndefined();
+    expect(methodById(22)).toBeUndefined();
   });
 
   it('the sample table has one entry per method, each with requests and responses', () => {

@@ -18,6 +18,7 @@ import {
   GetEssMetrics,
   GetReducerFileGroup,
   GetStatus,
+  DecommissionWorker,
   MapperEnd,
   MasterInfo,
   MasterRole,
@@ -120,8 +121,8 @@ const registerShuffleResponse = {
 
 /** One realistic message of every frame type, in type-id order. */
 export const FRAME_SAMPLES: readonly Message[] = [
-  { type: MessageType.Handshake, version: PROTOCOL_VERSION, role: Role.Client, appId: 'app-20240611-0007', token: 's3cr3t-tøken-🔑' },
-  { type: MessageType.HandshakeAck, version: PROTOCOL_VERSION, role: Role.Worker, ok: true, code: '', message: '', heartbeatIntervalMs: 30_000 },
+  { type: MessageType.Handshake, version: PROTOCOL_VERSION, role: Role.Client, appId: 'app-20240611-0007-🔑', nonce: Buffer.alloc(32, 0xa5) },
+  { type: MessageType.HandshakeAck, version: PROTOCOL_VERSION, role: Role.Worker, ok: true, code: '', message: '', heartbeatIntervalMs: 30_000, proof: Buffer.alloc(32, 0x3c) },
   { type: MessageType.RpcRequest, requestId: 42, method: RegisterShuffle.id, body: encodeValue(RegisterShuffle.request, registerShuffleRequest) },
   { type: MessageType.RpcResponse, requestId: 42, method: RegisterShuffle.id, body: encodeValue(RegisterShuffle.response, registerShuffleResponse) },
   {
@@ -167,11 +168,13 @@ export const FRAME_SAMPLES: readonly Message[] = [
     retriable: true,
   },
   { type: MessageType.Heartbeat, pong: false },
+  { type: MessageType.HandshakeChallenge, version: PROTOCOL_VERSION, role: Role.Master, auth: true, nonce: Buffer.alloc(32, 0x5a) },
+  { type: MessageType.HandshakeProof, proof: Buffer.alloc(32, 0xc3) },
 ];
 
 /** Edge cases on top of FRAME_SAMPLES: empty bodies, empty strings and arrays, extremes. */
 export const EDGE_FRAME_SAMPLES: readonly Message[] = [
-  { type: MessageType.Handshake, version: 255, role: Role.Admin, appId: '', token: '' },
+  { type: MessageType.Handshake, version: 255, role: Role.Admin, appId: '', nonce: Buffer.alloc(0) },
   {
     type: MessageType.HandshakeAck,
     version: PROTOCOL_VERSION,
@@ -180,7 +183,10 @@ export const EDGE_FRAME_SAMPLES: readonly Message[] = [
     code: ErrorCodes.AUTH,
     message: 'authentication failed for «app-9»',
     heartbeatIntervalMs: 0,
+    proof: Buffer.alloc(0),
   },
+  { type: MessageType.HandshakeChallenge, version: 0, role: 0, auth: false, nonce: Buffer.alloc(0) },
+  { type: MessageType.HandshakeProof, proof: Buffer.alloc(0) },
   // A body-carrying frame whose body is empty (GetStatus has an empty request).
   { type: MessageType.RpcRequest, requestId: 0, method: GetStatus.id, body: Buffer.alloc(0) },
   { type: MessageType.PushResponse, requestId: 0, statuses: Buffer.alloc(0) },
@@ -419,6 +425,11 @@ export const CONTROL_SAMPLES: readonly ControlSample[] = [
     GetStatus,
     [{}],
     [{ json: Buffer.from(JSON.stringify({ workers: [worker1, worker3], applications: ['app-Ω'] }), 'utf8') }, { json: Buffer.alloc(0) }],
+  ),
+  control(
+    DecommissionWorker,
+    [{}],
+    [{ json: Buffer.from(JSON.stringify({ state: 'decommissioning', waitingFor: { what: 'shuffles', shuffles: [{ key: 'app-1-0', files: 8, uncommitted: 0 }] } }), 'utf8') }],
   ),
   control(
     MasterInfo,

@@ -22,6 +22,7 @@ import {
   type Message,
   type MessageOfType,
 } from '../../src/protocol/index.js';
+import { handshakeProof, newNonce } from '../../src/security/keys.js';
 import { Connection, TransportServer, connect, type ConnectOptions, type ServerOptions } from '../../src/transport/index.js';
 
 // ---- timer leak tracking ----
@@ -180,13 +181,18 @@ export class RawPeer {
   }
 
   /** Removes and returns the first received frame of `type`, waiting for it. */
-  async next<T extends MessageType>(type: T, timeoutMs = 2000): Promise<MessageOfType<T>> {
+  next<T extends MessageType>(type: T, timeoutMs = 2000): Promise<MessageOfType<T>> {
+    return this.nextOf([type], timeoutMs);
+  }
+
+  /** Removes and returns the first received frame of any of `types`, waiting for it. */
+  async nextOf<T extends MessageType>(types: readonly T[], timeoutMs = 2000): Promise<MessageOfType<T>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const i = this.frames.findIndex((m) => m.type === type);
+      const i = this.frames.findIndex((m) => (types as readonly number[]).includes(m.type));
       if (i >= 0) return this.frames.splice(i, 1)[0] as MessageOfType<T>;
-      if (this.isClosed) throw new Error(`peer closed before a frame of type ${type} arrived`);
-      if (Date.now() > deadline) throw new Error(`no frame of type ${type} within ${timeoutMs} ms`);
+      if (this.isClosed) throw new Error(`peer closed before a frame of type ${types.join('/')} arrived`);
+      if (Date.now() > deadline) throw new Error(`no frame of type ${types.join('/')} within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 20);
         this.waiters.push(() => {
@@ -197,10 +203,31 @@ export class RawPeer {
     }
   }
 
-  /** Sends a Handshake and waits for the ack. */
-  async handshake(fields: Partial<MessageOfType<typeof MessageType.Handshake>> = {}): Promise<MessageOfType<typeof MessageType.HandshakeAck>> {
-    this.send({ type: MessageType.Handshake, version: PROTOCOL_VERSION, role: Role.Client, appId: 'app', token: '', ...fields });
+  /**
+   * Runs the client side of the handshake by hand: Handshake, then (if
+   * challenged) a HandshakeProof made with `key` (an empty proof without
+   * one); returns the server's ack, whether it accepts or refuses.
+   */
+  async handshake(fields: Partial<MessageOfType<typeof MessageType.Handshake>> = {}, key?: string): Promise<MessageOfType<typeof MessageType.HandshakeAck>> {
+    const hello = { type: MessageType.Handshake, version: PROTOCOL_VERSION, role: Role.LifecycleManager, appId: 'app', nonce: newNonce(), ...fields } as const;
+    this.send(hello);
+    const first = await this.nextOf([MessageType.HandshakeChallenge, MessageType.HandshakeAck]);
+    if (first.type === MessageType.HandshakeAck) return first;
+    const transcript = { clientRole: hello.role, serverRole: first.role, appId: hello.appId, clientNonce: hello.nonce, serverNonce: first.nonce, binding: Buffer.alloc(0) };
+    this.send({ type: MessageType.HandshakeProof, proof: key === undefined ? Buffer.alloc(0) : handshakeProof(key, 'client', transcript) });
     return this.next(MessageType.HandshakeAck);
+  }
+
+  /**
+   * Plays the server side of the handshake by hand (no authentication):
+   * waits for the Handshake, challenges, waits for the proof, then sends
+   * the ack with `ack` fields; `challenge` fields change the challenge.
+   */
+  async serveHandshake(ack: Partial<MessageOfType<typeof MessageType.HandshakeAck>> = {}, challenge: Partial<MessageOfType<typeof MessageType.HandshakeChallenge>> = {}): Promise<void> {
+    await this.next(MessageType.Handshake);
+    this.send({ type: MessageType.HandshakeChallenge, version: PROTOCOL_VERSION, role: Role.Master, auth: false, nonce: newNonce(), ...challenge });
+    await this.next(MessageType.HandshakeProof);
+    this.send(ackFrame(ack));
   }
 
   /** Resolves true if the peer closed the socket within `timeoutMs`. */
@@ -234,7 +261,7 @@ export interface RawServer {
 
 /** The HandshakeAck a well-behaved server would send. */
 export function ackFrame(fields: Partial<MessageOfType<typeof MessageType.HandshakeAck>> = {}): Message {
-  return { type: MessageType.HandshakeAck, version: PROTOCOL_VERSION, role: Role.Master, ok: true, code: '', message: '', heartbeatIntervalMs: 0, ...fields };
+  return { type: MessageType.HandshakeAck, version: PROTOCOL_VERSION, role: Role.Master, ok: true, code: '', message: '', heartbeatIntervalMs: 0, proof: Buffer.alloc(0), ...fields };
 }
 
 // ---- the fixture ----
@@ -293,7 +320,8 @@ export function useTransportHarness(): Harness {
       return s;
     },
     async client(address, options = {}) {
-      const c = await connect(address, { role: Role.Client, appId: 'app', ...options });
+      // A LifecycleManager may call the control methods these tests serve (see the access table).
+      const c = await connect(address, { role: Role.LifecycleManager, appId: 'app', ...options });
       clients.push(c);
       return c;
     },

@@ -14,7 +14,8 @@ import {
   encodeFrame,
   encodeValue,
 } from '../../src/protocol/index.js';
-import { RpcRouter, tokenAuthenticator, type Connection, type ServerOptions, type TransportServer } from '../../src/transport/index.js';
+import { newNonce } from '../../src/security/keys.js';
+import { RpcRouter, applicationAuth, type Connection, type ServerOptions, type TransportServer } from '../../src/transport/index.js';
 import { ackFrame, failure, type RawPeer, settle, useTransportHarness } from './harness.js';
 
 const h = useTransportHarness();
@@ -95,7 +96,7 @@ describe('hostile clients', () => {
         'a second Handshake',
         async (raw) => {
           expect((await raw.handshake()).ok).toBe(true);
-          raw.send({ type: MessageType.Handshake, version: PROTOCOL_VERSION, role: Role.Client, appId: 'app', token: '' });
+          raw.send({ type: MessageType.Handshake, version: PROTOCOL_VERSION, role: Role.Client, appId: 'app', nonce: newNonce() });
         },
       ],
     ];
@@ -129,11 +130,11 @@ describe('hostile clients', () => {
 });
 
 describe('handshake', () => {
-  test('a Handshake with protocol version 2 in its header is refused with BRAID_ERR_VERSION_MISMATCH', async () => {
+  test('a Handshake with another protocol version in its header is refused with BRAID_ERR_VERSION_MISMATCH', async () => {
     const server = await statusServer();
     const raw = await h.raw(server.address);
-    // The prelude is valid (version 1); only the handshake's own version field says 2.
-    const ack = await raw.handshake({ version: 2 });
+    // The prelude is valid; only the handshake's own version field differs.
+    const ack = await raw.handshake({ version: PROTOCOL_VERSION + 1 });
     expect(ack.ok).toBe(false);
     expect(ack.code).toBe(ErrorCodes.VERSION_MISMATCH);
     expect(ack.version).toBe(PROTOCOL_VERSION);
@@ -143,7 +144,7 @@ describe('handshake', () => {
 
   test('a client refuses a server whose ack speaks another protocol version', async () => {
     const rs = await h.rawServer((peer) => {
-      void peer.next(MessageType.Handshake).then(() => peer.send(ackFrame({ version: 2 })), () => undefined);
+      void peer.serveHandshake({ version: PROTOCOL_VERSION + 1 }).catch(() => undefined);
     });
     const r = await settle(h.client(rs.address));
     expect(r.ok).toBe(false);
@@ -151,11 +152,11 @@ describe('handshake', () => {
     expect(await rs.peers[0]!.closesWithin(2000)).toBe(true);
   });
 
-  test('tokenAuthenticator refuses a wrong or missing token with BRAID_ERR_AUTH and accepts the right one', async () => {
-    const server = await statusServer({ authenticate: tokenAuthenticator('s3cret') });
+  test('a server with a key refuses a wrong or missing proof with BRAID_ERR_AUTH and accepts the right one', async () => {
+    const server = await statusServer({ auth: applicationAuth('app', 's3cret') });
 
-    for (const token of ['wrong', undefined]) {
-      const r = await settle(h.client(server.address, token === undefined ? {} : { token }));
+    for (const key of ['wrong', undefined]) {
+      const r = await settle(h.client(server.address, { role: Role.Client, ...(key === undefined ? {} : { key }) }));
       expect(r.ok).toBe(false);
       const e = failure(r);
       expect(e.code).toBe(ErrorCodes.AUTH);
@@ -163,29 +164,29 @@ describe('handshake', () => {
     }
     expect(server.connections.size).toBe(0);
 
-    const conn = await h.client(server.address, { token: 's3cret' });
+    const conn = await h.client(server.address, { role: Role.Client, key: 's3cret' });
     await expectServed(conn);
     expect(server.connections.size).toBe(1);
     expect([...server.connections][0]!.appId).toBe('app');
   });
 
   test('a refused raw peer is closed by the server even if it never closes itself', async () => {
-    const server = await statusServer({ authenticate: tokenAuthenticator('s3cret') });
+    const server = await statusServer({ auth: applicationAuth('app', 's3cret') });
     const raw = await h.raw(server.address);
-    const ack = await raw.handshake({ token: 'nope' });
+    const ack = await raw.handshake({ role: Role.Client }, 'nope');
     expect(ack.ok).toBe(false);
     expect(ack.code).toBe(ErrorCodes.AUTH);
     expect(await raw.closesWithin(2000)).toBe(true);
   });
 
-  test('no handshake within handshakeTimeoutMs closes the socket', async () => {
-    const server = await statusServer({ handshakeTimeoutMs: 100 });
+  test('no handshake within handshakeTimeoutMs: refused with BRAID_ERR_HANDSHAKE and closed', async () => {
+    const server = await statusServer({ limits: { handshakeTimeoutMs: 100 } });
     const started = Date.now();
     const raw = await h.raw(server.address);
     expect(await raw.closesWithin(2000)).toBe(true);
     const elapsed = Date.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(90);
-    expect(raw.frames).toEqual([]);
+    expect(raw.frames).toMatchObject([{ type: MessageType.HandshakeAck, ok: false, code: ErrorCodes.HANDSHAKE }]);
     expect(server.connections.size).toBe(0);
 
     // A prompt client on the same server is unaffected by the timeout.
@@ -209,13 +210,13 @@ describe('handshake', () => {
     // fail connect() — not resolve with a closed connection whose heartbeat
     // timer keeps running (the harness checks for leaked timers).
     const rs = await h.rawServer((peer) => {
-      void peer.next(MessageType.Handshake).then(
-        () => {
-          const ack = encodeFrame(ackFrame({ heartbeatIntervalMs: 1000 })).head;
-          peer.write(Buffer.concat([ack, statusRequestBytes(9)])); // copy: one write, so one read on the client
-        },
-        () => undefined,
-      );
+      void (async () => {
+        await peer.next(MessageType.Handshake);
+        peer.send({ type: MessageType.HandshakeChallenge, version: PROTOCOL_VERSION, role: Role.Master, auth: false, nonce: newNonce() });
+        await peer.next(MessageType.HandshakeProof);
+        const ack = encodeFrame(ackFrame({ heartbeatIntervalMs: 1000 })).head;
+        peer.write(Buffer.concat([ack, statusRequestBytes(9)])); // copy: one write, so one read on the client
+      })().catch(() => undefined);
     });
     const r = await settle(h.client(rs.address));
     expect(r.ok).toBe(false);

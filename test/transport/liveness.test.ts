@@ -106,7 +106,7 @@ describe('dead peers', () => {
 
   test('a client closes a server that acked the handshake and then went silent; its pending call rejects', async () => {
     const rs = await h.rawServer((peer) => {
-      void peer.next(MessageType.Handshake).then(() => peer.send(ackFrame({ heartbeatIntervalMs: 50 })), () => undefined);
+      void peer.serveHandshake({ heartbeatIntervalMs: 50 }).catch(() => undefined);
     });
     const conn = await h.client(rs.address, { connection: FAST });
     const closed = closedWith(conn);

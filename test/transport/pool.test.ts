@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { describe, expect, test } from 'vitest';
 import { ErrorCodes, GetStatus, MessageType, Role, type Address } from '../../src/protocol/index.js';
 import { ConnectionPool, RpcRouter, type Connection, type TransportServer } from '../../src/transport/index.js';
-import { ackFrame, closedWith, failure, settle, useTransportHarness, waitFor } from './harness.js';
+import { closedWith, failure, settle, sleep, useTransportHarness, waitFor } from './harness.js';
 
 const h = useTransportHarness();
 
@@ -96,7 +96,7 @@ describe('ConnectionPool', () => {
     // The first connection is never acked (its connect times out); the second is acked at once.
     const rs = await h.rawServer((peer) => {
       if (rs.peers.length === 1) return;
-      void peer.next(MessageType.Handshake).then(() => peer.send(ackFrame()), () => undefined);
+      void peer.serveHandshake().catch(() => undefined);
     });
     const pool = new ConnectionPool({ role: Role.Client, appId: 'app', connectTimeoutMs: 300 });
     h.defer(() => pool.close());
@@ -110,6 +110,42 @@ describe('ConnectionPool', () => {
     expect(rs.peers).toHaveLength(2);
     await pool.close();
     expect(second.isClosed).toBe(true);
+  });
+
+  test('a peer found dead is suspect for deadPeerBackoffMs: get() fails fast, evenIfSuspect still connects, then it is tried again', async () => {
+    // The server acks every handshake, then says nothing more: the pool's connection dies of silence.
+    const rs = await h.rawServer((peer) => {
+      void peer.serveHandshake({ heartbeatIntervalMs: 50 }).catch(() => undefined);
+    });
+    const pool = new ConnectionPool({ role: Role.Client, appId: 'app', deadPeerBackoffMs: 600, connection: { heartbeatIntervalMs: 50, deadPeerTimeoutMs: 200 } });
+    h.defer(() => pool.close());
+    const first = await pool.get(rs.address);
+    expect((await closedWith(first))?.code).toBe(ErrorCodes.PEER_DEAD);
+    expect(pool.isSuspect(rs.address)).toBe(true);
+    expect(pool.suspectAddresses()).toEqual([rs.address]);
+
+    const fast = await settle(pool.get(rs.address));
+    expect(failure(fast).code).toBe(ErrorCodes.PEER_DEAD);
+    expect(failure(fast).retriable).toBe(true);
+    expect(rs.peers).toHaveLength(1);
+    // A caller with nowhere else to go connects anyway.
+    const forced = await pool.get(rs.address, { evenIfSuspect: true });
+    expect(rs.peers).toHaveLength(2);
+    expect((await closedWith(forced))?.code).toBe(ErrorCodes.PEER_DEAD);
+
+    await sleep(700);
+    expect(pool.isSuspect(rs.address)).toBe(false);
+    await pool.get(rs.address);
+    expect(rs.peers).toHaveLength(3);
+  });
+
+  test('with a backoff, a failed connect makes the address suspect too', async () => {
+    const address = await closedPort();
+    const pool = new ConnectionPool({ role: Role.Client, appId: 'app', deadPeerBackoffMs: 10_000, connectTimeoutMs: 2000 });
+    h.defer(() => pool.close());
+    expect(failure(await settle(pool.get(address))).code).toBe(ErrorCodes.CONNECT);
+    expect(pool.isSuspect(address)).toBe(true);
+    expect(failure(await settle(pool.get(address))).code).toBe(ErrorCodes.PEER_DEAD);
   });
 
   test('close() closes every connection, and get() afterwards fails without connecting', async () => {

@@ -66,7 +66,8 @@ test('bad pushes get per-batch failure statuses', async () => {
   expect(await pushData(client, 'app-99', 0, b0)).toBe(PushStatus.FAIL_UNKNOWN_SHUFFLE);
   expect(await pushData(client, KEY, 7, b0)).toBe(PushStatus.FAIL_UNKNOWN_LOCATION);
   expect(await pushData(client, KEY, 0, b0, 3)).toBe(PushStatus.FAIL_UNKNOWN_LOCATION);
-  expect(await pushData(client, KEY, 0, b0, 0, Mode.Replica)).toBe(PushStatus.FAIL_UNKNOWN_LOCATION);
+  // Tasks push to primaries only; replica copies are written by their primary.
+  expect(await pushData(client, KEY, 0, b0, 0, Mode.Replica)).toBe(PushStatus.FAIL_FORBIDDEN);
 
   // Corrupt batches: the length field does not match the body, or the body is shorter than a header.
   const lying = Buffer.from(b0); // copy
@@ -162,7 +163,7 @@ test('a peer sending garbage is dropped and the worker keeps serving', async () 
   huge.writeUInt32BE(0xffff_fff0, 8);
   expect(await rawPeer(w.address, [huge])).toBe(true);
   // A proper handshake, then garbage.
-  const hs = encodeFrame({ type: MessageType.Handshake, version: PROTOCOL_VERSION, role: Role.Client, appId: 'app', token: '' });
+  const hs = encodeFrame({ type: MessageType.Handshake, version: PROTOCOL_VERSION, role: Role.Client, appId: 'app', nonce: Buffer.alloc(32) });
   expect(await rawPeer(w.address, [Buffer.concat([hs.head, hs.body ?? Buffer.alloc(0)]), Buffer.alloc(64, 0xee)])).toBe(true);
   // A push frame whose header does not decode.
   const push = encodeFrame({ type: MessageType.PushData, requestId: 1, shuffleKey: KEY, partitionId: 0, epoch: 0, mode: 0, body: b0 });

@@ -61,7 +61,8 @@ export async function tempDir(): Promise<string> {
 /** A worker on port 0 with a fresh data dir (unless given) and no disk reserve. */
 export async function worker(options: Partial<WorkerOptions> = {}): Promise<WorkerHandle> {
   const dataDirs = options.dataDirs ?? [await tempDir()];
-  const w = await startWorker({ diskReserve: 0, ...options, dataDirs });
+  // Without a secret the worker runs insecure: these tests are about storage and the wire, not authentication.
+  const w = await startWorker({ diskReserve: 0, drainTimeoutMs: 0, ...(options.authSecret ? {} : { insecure: true }), ...options, dataDirs });
   workers.push(w);
   return w;
 }

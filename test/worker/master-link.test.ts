@@ -84,8 +84,9 @@ test('the worker registers, heartbeats its shuffles, deletes expired ones and re
 
   // The master forgets the worker: the worker registers again.
   state.known = false;
-  await waitFor(() => state.registrations.length === 2, 'a second registration');
-  expect(w.status().registered).toBe(true);
+  // The fake master records the registration before its answer reaches the worker: wait for both.
+  await waitFor(() => state.registrations.length === 2 && w.status().registered, 'a second registration, answered');
+  expect(state.registrations).toHaveLength(2);
 
   // Closing tells the master first.
   await w.close();

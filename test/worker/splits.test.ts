@@ -79,9 +79,9 @@ test('a first batch larger than the hard limit is accepted into an empty file (n
   expect((await readFile(client, KEY, fileName(0))).data.equals(big)).toBe(true);
 });
 
-test('while the worker shuts down, pushes answer HARD_SPLIT', async () => {
+test('while the worker shuts down, pushes answer HARD_SPLIT and commits are still served', async () => {
   // Enough buffered data that close() is still flushing when the push arrives.
-  const w = await worker({ flushThreshold: 64 * MiB, memoryLimit: 256 * MiB });
+  const w = await worker({ flushThreshold: 64 * MiB, memoryLimit: 256 * MiB, drainTimeoutMs: 20_000 });
   const { lm, client } = await connections(w);
   await reserve(lm, 1, [primary(0), primary(1), primary(2), primary(3)]);
   const big = Buffer.alloc(512 * KiB, 1);
@@ -97,8 +97,14 @@ test('while the worker shuts down, pushes answer HARD_SPLIT', async () => {
   } catch (err) {
     status = (err as Error).message;
   }
-  await closing;
   expect(status).toBe(PushStatus.HARD_SPLIT);
+  // The stopping worker waits for the stage-end commit of what it holds, then stops by itself.
+  expect(w.status()).toMatchObject({ state: 'stopping', waitingFor: { what: 'commits', shuffles: [{ key: KEY, files: 4, uncommitted: 4 }] } });
+  const res = await commit(lm, 1, [0, 1, 2, 3].map((partitionId) => ({ ...FILE0, partitionId })));
+  expect(res.failed).toEqual([]);
+  expect(committedOf(res, 0).bytes).toBeGreaterThan(0);
+  await closing;
+  expect(w.status().state).toBe('stopped');
 });
 
 test('after commit, a push of an ended map answers MAP_ENDED and of another map FAIL_LOCATION_COMMITTED', async () => {

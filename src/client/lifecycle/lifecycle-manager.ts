@@ -1,4 +1,3 @@
-import { debuglog } from 'node:util';
 import {
   ApplicationHeartbeat,
   BraidError,
@@ -9,6 +8,7 @@ import {
   PushStatus,
   Role,
   UnregisterShuffle,
+  addressKey,
   asBraidError,
   messageName,
   type Address,
@@ -17,9 +17,19 @@ import {
   type PartitionLocation,
   type PartitionSum,
 } from '../../protocol/index.js';
+import { masterForNetwork } from '../../ha/master-addresses.js';
 import { MasterClient } from '../../ha/master-client.js';
-import { componentLogger } from '../../log/index.js';
-import { ConnectionPool, TransportServer, tokenAuthenticator } from '../../transport/index.js';
+import { Episode, componentLogger, type Logger } from '../../log/index.js';
+import {
+  ConnectionPool,
+  TransportServer,
+  advertisedHost,
+  applicationAuth,
+  clientLiveness,
+  isLoopback,
+  localAddressTowards,
+  serverLiveness,
+} from '../../transport/index.js';
 import { Committer } from './committer.js';
 import { EarlyMapEnds } from './early-map-ends.js';
 import { FetchFailureTracker, type FetchFailureAnswer, type FetchFailureReport } from './fetch-failure-tracker.js';
@@ -29,9 +39,10 @@ import { lifecycleRouter } from './rpc-service.js';
 import { ShuffleState, type MapOutputs, type StageResult } from './shuffle-state.js';
 import { SlotReserver } from './slot-reserver.js';
 
-const trace = debuglog('braid:lifecycle');
 
 const U32_MAX = 0xffff_ffff;
+/** While the master does not answer, the warning is repeated at most this often. */
+const MASTER_WARN_EVERY_MS = 30_000;
 
 export interface MapperEndRequest {
   shuffleId: number;
@@ -68,6 +79,8 @@ function requireU32(name: string, value: number, min = 0): void {
  */
 export class LifecycleManager {
   readonly appId: string;
+  private readonly log: Logger;
+  private readonly masterUnreachable: Episode;
   private readonly shuffles = new Map<number, ShuffleState>();
   /** Map ends that came before any push registered their shuffle (maps with no records). */
   private readonly early = new EarlyMapEnds();
@@ -85,13 +98,22 @@ export class LifecycleManager {
 
   private constructor(private readonly options: ResolvedLifecycleManagerOptions) {
     this.appId = options.appId;
-    const identity = { role: Role.LifecycleManager, appId: options.appId, token: options.authToken, connection: { requestTimeoutMs: options.rpcTimeoutMs } };
-    this.pool = new ConnectionPool(identity);
+    this.log = componentLogger('lifecycle', { app: options.appId });
+    this.masterUnreachable = new Episode(this.log, MASTER_WARN_EVERY_MS);
+    const identity = {
+      role: Role.LifecycleManager,
+      appId: options.appId,
+      key: options.authToken,
+      tls: options.tls,
+      ...clientLiveness(options, options.rpcTimeoutMs),
+    };
+    // Workers found dead are avoided for a while; masters never are (the MasterClient goes round them).
+    this.pool = new ConnectionPool({ ...identity, deadPeerBackoffMs: options.deadPeerBackoffMs });
     this.master = new MasterClient({
       masters: options.masters,
       connect: identity,
       failoverTimeoutMs: options.masterFailoverTimeoutMs,
-      log: componentLogger('lifecycle', { app: options.appId }),
+      log: this.log,
     });
     this.reserver = new SlotReserver(this.master, this.pool, options);
     this.reviver = new Reviver(this.reserver, options.reviveBatchWindowMs);
@@ -103,16 +125,27 @@ export class LifecycleManager {
   static async start(options: LifecycleManagerOptions): Promise<LifecycleManager> {
     const lm = new LifecycleManager(resolveLifecycleOptions(options));
     const router = lifecycleRouter(lm);
+    const o = lm.options;
+    const network = masterForNetwork(o.masters)!;
+    const master = addressKey(network);
+    const host = o.host ?? (isLoopback(network.host) ? '127.0.0.1' : await localAddressTowards(network.host));
+    const advertiseHost = advertisedHost({ host, advertiseHost: o.advertiseHost, advertiseInterface: o.advertiseInterface }, { role: 'lifecycle manager', master });
     lm.server = await TransportServer.listen({
-      host: lm.options.host,
+      host,
+      advertiseHost,
       port: lm.options.port,
+      connection: serverLiveness(o),
       role: Role.LifecycleManager,
-      authenticate: tokenAuthenticator(lm.options.authToken),
+      // Its callers are the application's tasks.
+      roles: [Role.Client],
+      auth: lm.options.authToken === '' ? undefined : applicationAuth(lm.appId, lm.options.authToken),
+      tls: lm.options.tls,
       onRequest(message, conn) {
         if (message.type === MessageType.RpcRequest) router.dispatch(message, conn);
         else conn.close(new ProtocolError(`${messageName(message.type)} is not served by a lifecycle manager`));
       },
     });
+    lm.log.info({ listen: `${host}:${lm.address.port}`, advertised: addressKey(lm.address), masters: o.masters.map(addressKey) }, 'lifecycle manager listening');
     lm.heartbeatTimer = setInterval(() => void lm.sendHeartbeat(), lm.options.heartbeatIntervalMs);
     lm.heartbeatTimer.unref();
     void lm.sendHeartbeat();
@@ -222,7 +255,7 @@ export class LifecycleManager {
     }
     const outcome = state.recordMapperEnd(req.mapId, req.attemptId, req.partitions, req.epochs);
     if (outcome.stageEnded) {
-      trace('shuffle %d: all %d maps ended, committing', state.shuffleId, state.numMappers);
+      this.log.info({ shuffleId: state.shuffleId, maps: state.numMappers }, 'stage ended: every map reported; committing');
       void this.committer.commit(state, state.outputs);
     }
     return { winner: outcome.winner, allMappersEnded: outcome.allMappersEnded };
@@ -282,7 +315,7 @@ export class LifecycleManager {
     const old = state.resetForStageRetry();
     // Waiters of an attempt that never ended are served by the next one.
     if (!old.allEnded) state.outputs.result.promise.then((r) => old.result.resolve(r), (err: unknown) => old.result.reject(err));
-    trace('shuffle %d: map stage reset for retry %d', shuffleId, state.stageRetries);
+    this.log.warn({ shuffleId, stageRetry: state.stageRetries }, 'map stage reset for a re-run');
   }
 
   /** Forgets the shuffle and deletes its files on the master's and every worker's side (failures ignored). */
@@ -325,12 +358,12 @@ export class LifecycleManager {
     }
     const decision = this.failures.report(req);
     if (decision.firstResubmit) {
-      trace('shuffle %d: fetch failures reached %d, re-running the map stage', req.shuffleId, this.options.maxFetchFailures);
+      this.log.warn({ shuffleId: req.shuffleId, partitionId: req.partitionId, maxFetchFailures: this.options.maxFetchFailures, reason: req.error }, 'fetch failures reached the limit: the map stage must be re-run');
       if (state !== undefined && !state.removed) this.resetForStageRetry(req.shuffleId);
       try {
         this.options.onUnregisterAllMapOutput?.(req.shuffleId);
       } catch (err) {
-        trace('onUnregisterAllMapOutput(%d) threw: %s', req.shuffleId, asBraidError(err).message);
+        this.log.error({ shuffleId: req.shuffleId, err: asBraidError(err) }, 'onUnregisterAllMapOutput threw');
       }
     }
     return decision.answer;
@@ -355,8 +388,11 @@ export class LifecycleManager {
     this.heartbeatInFlight = true;
     try {
       await this.master.call(ApplicationHeartbeat, { appId: this.appId, shuffleIds: this.shuffleIds() }, { timeoutMs: this.options.rpcTimeoutMs });
+      this.masterUnreachable.ended({ master: addressKey(this.master.leader) }, 'master reachable again');
     } catch (err) {
-      trace('application heartbeat to the master failed: %s', asBraidError(err).message);
+      // A heartbeat cut short by close() says nothing about the master.
+      if (this.closed) return;
+      this.masterUnreachable.failed({ master: addressKey(this.master.leader), reason: asBraidError(err).message }, 'master unreachable: application heartbeats fail (the application expires after the master\'s appTimeout)');
     } finally {
       this.heartbeatInFlight = false;
     }

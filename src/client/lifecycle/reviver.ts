@@ -1,4 +1,4 @@
-import { debuglog } from 'node:util';
+import { moduleLogger } from '../../log/index.js';
 import {
   BraidError,
   ErrorCodes,
@@ -12,7 +12,7 @@ import {
 import { deferred, type Deferred, type ShuffleState } from './shuffle-state.js';
 import type { SlotReserver } from './slot-reserver.js';
 
-const trace = debuglog('braid:lifecycle');
+const log = moduleLogger('lifecycle');
 
 export interface ReviveRequest {
   partitionId: number;
@@ -86,7 +86,7 @@ export class Reviver {
       // Decide at answer time: the map may have ended, or the shuffle gone, while we allocated.
       if (state.removed) return { status: PushStatus.FAIL_UNKNOWN_SHUFFLE };
       if (state.mapEnded(req.mapId)) return { status: PushStatus.MAP_ENDED };
-      trace('shuffle %d partition %d: revive from epoch %d failed: %s', state.shuffleId, req.partitionId, req.epoch, asBraidError(err).message);
+      log().warn({ shuffleId: state.shuffleId, partitionId: req.partitionId, epoch: req.epoch, reason: asBraidError(err).message }, 'revive failed: no new location this time');
       return { status: PushStatus.FAIL_UNKNOWN_LOCATION };
     }
   }

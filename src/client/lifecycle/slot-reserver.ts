@@ -1,4 +1,4 @@
-import { debuglog } from 'node:util';
+import { moduleLogger } from '../../log/index.js';
 import {
   BraidError,
   DestroySlots,
@@ -15,7 +15,7 @@ import type { MasterClient } from '../../ha/master-client.js';
 import type { ConnectionPool } from '../../transport/index.js';
 import { groupByWorker, groupFilesByWorker } from './shuffle-state.js';
 
-const trace = debuglog('braid:lifecycle');
+const log = moduleLogger('lifecycle');
 
 export interface SlotReserverConfig {
   appId: string;
@@ -57,7 +57,8 @@ export class SlotReserver {
   async allocate(shuffleId: number, targets: readonly SlotTarget[], options: AllocateOptions = {}): Promise<PartitionLocation[]> {
     const { reserveRetries } = this.config;
     const refused = new Map<string, Address>();
-    let avoid = options.avoid ?? [];
+    // Workers our connections found dead are avoided too (the master may not have noticed yet).
+    let avoid = [...(options.avoid ?? []), ...this.pool.suspectAddresses()];
     let lastError: BraidError | undefined;
     for (let attempt = 0; attempt <= reserveRetries; attempt++) {
       let locations: PartitionLocation[];
@@ -66,7 +67,7 @@ export class SlotReserver {
       } catch (err) {
         if (avoid.length > 0) {
           // The preference made the request impossible: ask again with only the hard exclusions.
-          trace('shuffle %d: slots unavailable while avoiding %d workers, retrying without: %s', shuffleId, avoid.length, asBraidError(err).message);
+          log().info({ app: this.config.appId, shuffleId, avoided: avoid.map(addressKey), reason: asBraidError(err).message }, 'no slots while avoiding failed workers: asking again without avoiding them');
           avoid = [];
           attempt--;
           continue;
@@ -80,15 +81,19 @@ export class SlotReserver {
       }
       const failed = await this.reserveAll(shuffleId, locations);
       if (failed.length === 0) return locations;
+      // A refusal no other worker can change (e.g. a partition id over the quota): trying elsewhere is pointless.
+      const final = failed.find((f) => f.error.code === ErrorCodes.QUOTA_EXCEEDED && !f.error.retriable);
+      if (final !== undefined) throw final.error;
       for (const f of failed) refused.set(addressKey(f.address), f.address);
       lastError = failed[0]!.error;
-      trace('shuffle %d: reservation attempt %d refused by %s', shuffleId, attempt, failed.map((f) => addressKey(f.address)).join(', '));
+      log().warn({ app: this.config.appId, shuffleId, attempt, refusedBy: failed.map((f) => addressKey(f.address)), reason: lastError.message }, 'reservation refused: trying other workers');
     }
-    throw new BraidError(
-      ErrorCodes.RESERVE_FAILED,
-      `shuffle ${shuffleId}: reserving slots failed ${reserveRetries + 1} times; last: ${lastError?.message ?? 'unknown'}`,
-      { cause: lastError },
-    );
+    // Every worker tried was over a quota of this application: say so, with the quota's own code.
+    const code = lastError?.code === ErrorCodes.QUOTA_EXCEEDED ? ErrorCodes.QUOTA_EXCEEDED : ErrorCodes.RESERVE_FAILED;
+    throw new BraidError(code, `shuffle ${shuffleId}: reserving slots failed ${reserveRetries + 1} times; last: ${lastError?.message ?? 'unknown'}`, {
+      cause: lastError,
+      ...(code === ErrorCodes.QUOTA_EXCEEDED ? { retriable: false } : {}),
+    });
   }
 
   /** Best-effort DestroySlots of the files of `locations` (a reservation nobody will use). */

@@ -1,4 +1,4 @@
-import { debuglog } from 'node:util';
+import { moduleLogger } from '../../log/index.js';
 import {
   BraidError,
   ErrorCodes,
@@ -16,7 +16,7 @@ import type { ShuffleLocations } from '../locations.js';
 import { Semaphore } from '../semaphore.js';
 import type { AttemptTracker } from './attempt-tracker.js';
 
-const trace = debuglog('braid:push');
+const log = moduleLogger('client');
 
 /** One batch on its way: the whole batch bytes and where it is going. */
 export interface OutgoingBatch {
@@ -80,7 +80,8 @@ export class Pusher {
       (err: unknown) => {
         worker.release();
         this.total.release();
-        trace('push to %s failed: %s', key, asBraidError(err).message);
+        // Per request: only at debug level (the connection's own death is logged once, as a warning).
+        if (log().isLevelEnabled('debug')) log().debug({ worker: key, batches: batches.length, reason: asBraidError(err).message }, 'push failed: reviving its batches');
         this.onStatuses(batches, new Uint8Array(batches.length).fill(PushStatus.FAIL_CONNECTION));
       },
     );

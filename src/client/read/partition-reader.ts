@@ -59,7 +59,8 @@ export async function* readPartitionBatches(ctx: ReadContext, read: PartitionRea
   const shuffleKey = `${ctx.appId}-${read.shuffleId}`;
 
   for (const epoch of [...byEpoch.keys()].sort((a, b) => a - b)) {
-    const copies = byEpoch.get(epoch)!.sort((a, b) => a.mode - b.mode);
+    // Primary first, but a copy on a worker found dead lately goes last (tried only if the other fails).
+    const copies = byEpoch.get(epoch)!.sort((a, b) => Number(ctx.pool.isSuspect(a.address)) - Number(ctx.pool.isSuspect(b.address)) || a.mode - b.mode);
     let lastError: BraidError | undefined;
     let done = false;
     for (const copy of copies) {
@@ -68,7 +69,7 @@ export async function* readPartitionBatches(ctx: ReadContext, read: PartitionRea
         break;
       }
       try {
-        const conn = await ctx.pool.get(copy.address);
+        const conn = await ctx.pool.get(copy.address, { evenIfSuspect: true });
         const chunks = fetchChunks(
           conn,
           { shuffleKey, fileName: locationFileName(read.partitionId, epoch, copy.mode), startMapIndex, endMapIndex },

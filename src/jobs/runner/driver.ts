@@ -5,10 +5,11 @@ import { LifecycleManager, type LifecycleManagerOptions } from '../../client/lif
 import type { MasterAddresses } from '../../ha/master-addresses.js';
 import type { ShuffleClientOptions } from '../../client/options.js';
 import { BraidError, ErrorCodes, addressKey, asBraidError, toErrorCode, type Address } from '../../protocol/index.js';
-import { applicationToken } from '../../transport/index.js';
+import { applicationKey } from '../../security/keys.js';
+import type { TlsFiles } from '../../security/tls.js';
 import type { JobSummary } from '../job.js';
 import { loadJob } from '../registry.js';
-import type { ChildMessage, DriverMessage, TaskMessage } from './messages.js';
+import type { ChildMessage, DriverMessage, InitMessage, TaskMessage } from './messages.js';
 
 export type Phase = 'map' | 'reduce';
 
@@ -30,11 +31,18 @@ export interface RunJobOptions {
   /** Map indexes that also get a speculative duplicate attempt, run at the same time. */
   speculativeMaps?: number[];
   replicate?: boolean;
-  /** The cluster secret when authentication is on: the job's LifecycleManager and clients use its application token. */
+  /**
+   * The cluster secret: the job's LifecycleManager and task processes use the
+   * job's application key derived from it (the secret itself stays in this
+   * process). Without it the job runs without authentication, which only a
+   * cluster started with --insecure accepts.
+   */
   authSecret?: string;
-  client?: Omit<ShuffleClientOptions, 'appId' | 'lifecycleManager'>;
+  /** TLS files (CA, and the certificate and key the job's LifecycleManager listens with); task processes get the CA. */
+  tls?: TlsFiles;
+  client?: Omit<ShuffleClientOptions, 'appId' | 'lifecycleManager' | 'authToken' | 'tls'>;
   /** More options of the job's LifecycleManager. */
-  lifecycle?: Omit<LifecycleManagerOptions, 'appId' | 'master' | 'authToken' | 'replicate'>;
+  lifecycle?: Omit<LifecycleManagerOptions, 'appId' | 'master' | 'authToken' | 'insecure' | 'tls' | 'replicate'>;
   onProgress?(phase: Phase, done: number, total: number, bytes: number): void;
 }
 
@@ -71,13 +79,20 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const job = await loadJob(o.job);
   const appId = o.appId ?? `app-${process.pid}-${Date.now().toString(36)}`;
   const shuffleId = o.shuffleId ?? 0;
-  const authToken = o.authSecret ? applicationToken(o.authSecret, appId) : '';
-  const lm = await LifecycleManager.start({ ...o.lifecycle, appId, master: o.master, authToken, ...(o.replicate === undefined ? {} : { replicate: o.replicate }) });
+  const authToken = o.authSecret ? applicationKey(o.authSecret, appId) : '';
+  const lm = await LifecycleManager.start({
+    ...o.lifecycle,
+    appId,
+    master: o.master,
+    ...(authToken === '' ? { insecure: true } : { authToken }),
+    tls: o.tls,
+    ...(o.replicate === undefined ? {} : { replicate: o.replicate }),
+  });
   const slots: TaskSlot[] = [];
   const started = performance.now();
   try {
     const count = o.processes ?? 2;
-    const children = await Promise.all(Array.from({ length: count }, () => spawnTaskProcess(appId, lm.address, { ...o.client, authToken })));
+    const children = await Promise.all(Array.from({ length: count }, () => spawnTaskProcess(appId, lm.address, { ...o.client, authToken, ...(o.tls ? { tls: { caFile: o.tls.caFile } } : {}) })));
     for (const child of children) slots.push({ child, busy: 0 });
     const runner = new TaskRunner(slots, o.tasksPerProcess ?? 1, o.maxTaskAttempts ?? 2);
     const base = { job: o.job, shuffleId, numMaps: o.numMaps, numReduces: o.numReduces, params: o.params };
@@ -215,7 +230,7 @@ export function tunedEnv(): NodeJS.ProcessEnv {
   return { MALLOC_TOP_PAD_: String(64 * 1024 * 1024), ...process.env };
 }
 
-async function spawnTaskProcess(appId: string, lm: Address, client: RunJobOptions['client']): Promise<ChildProcess> {
+async function spawnTaskProcess(appId: string, lm: Address, client: InitMessage['client']): Promise<ChildProcess> {
   const child = fork(taskEntry(), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced', env: tunedEnv() });
   await new Promise<void>((resolve, reject) => {
     child.once('error', reject);

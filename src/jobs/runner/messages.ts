@@ -1,11 +1,13 @@
 import type { ShuffleClientOptions } from '../../client/options.js';
+import type { TlsFiles } from '../../security/tls.js';
 
 /** Driver → task process, once: who to talk to. */
 export interface InitMessage {
   kind: 'init';
   appId: string;
   lifecycleManager: string;
-  client: Omit<ShuffleClientOptions, 'appId' | 'lifecycleManager'>;
+  /** Options that survive IPC: TLS as files, never as loaded material. */
+  client: Omit<ShuffleClientOptions, 'appId' | 'lifecycleManager' | 'tls'> & { tls?: TlsFiles };
 }
 
 /** Driver → task process: run one map or reduce task. */

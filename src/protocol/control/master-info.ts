@@ -1,5 +1,5 @@
 /**
- * MasterInfo (any role → Master), method 20: what this master is in its
+ * MasterInfo (any role → Master), method 21: what this master is in its
  * cluster, so a client can find the leader. Every master answers it, leader
  * or not; every other master RPC sent to a master that does not lead is
  * refused with BRAID_ERR_NOT_LEADER (or BRAID_ERR_NO_LEADER).
@@ -28,7 +28,7 @@ export type MasterRole = (typeof MasterRole)[keyof typeof MasterRole];
 
 const masterRole = enumU8<MasterRole>(Object.values(MasterRole), 'master role');
 
-export const MasterInfo = defineRpc(20, 'MasterInfo', empty, struct({ role: masterRole, leader: str, term: u64 }));
+export const MasterInfo = defineRpc(21, 'MasterInfo', empty, struct({ role: masterRole, leader: str, term: u64 }));
 
 /** The role's name as shown in status, metrics and logs. */
 export function masterRoleName(role: MasterRole): 'alone' | 'leader' | 'standby' | 'candidate' {

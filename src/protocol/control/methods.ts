@@ -1,6 +1,7 @@
 import { ApplicationHeartbeat } from './application-heartbeat.js';
 import { ApplicationRemoved } from './application-removed.js';
 import { CommitFiles } from './commit-files.js';
+import { DecommissionWorker } from './decommission-worker.js';
 import type { RpcMethod } from './define.js';
 import { DestroySlots } from './destroy-slots.js';
 import { ExecutorRemoved } from './executor-removed.js';
@@ -36,6 +37,7 @@ export const METHODS: readonly RpcMethod<never, never>[] = [
   ApplicationHeartbeat,
   ReportShuffleFetchFailure,
   GetStatus,
+  DecommissionWorker,
   MasterInfo,
   // external shuffle service mode
   RegisterExecutor,

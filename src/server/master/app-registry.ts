@@ -17,6 +17,8 @@ export function shuffleKey(appId: string, shuffleId: number): string {
 }
 
 /** The application part of a shuffle key: everything before the last '-' (app ids may contain '-'). */
+const NO_SHUFFLES: ReadonlySet<number> = new Set();
+
 export function appIdOfKey(key: string): string {
   const i = key.lastIndexOf('-');
   return i < 0 ? key : key.slice(0, i);
@@ -51,6 +53,10 @@ export class AppRegistry {
   ) {}
 
   /** Records a sign of life from `appId`, creating the application if needed. */
+  has(appId: string): boolean {
+    return this.apps.has(appId);
+  }
+
   touch(appId: string, now: number): AppEntry {
     let app = this.apps.get(appId);
     if (app === undefined) {
@@ -141,6 +147,11 @@ export class AppRegistry {
   /** Whether the shuffle is registered here and not ended. */
   isLive(key: string): boolean {
     return this.shuffles.has(key);
+  }
+
+  /** The shuffles `appId` has registered (empty for an unknown application). */
+  shufflesOf(appId: string): ReadonlySet<number> {
+    return this.apps.get(appId)?.shuffles ?? NO_SHUFFLES;
   }
 
   applications(): IterableIterator<AppEntry> {

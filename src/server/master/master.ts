@@ -1,3 +1,4 @@
+import { componentLogger } from '../../log/index.js';
 import {
   ApplicationHeartbeat,
   BraidError,
@@ -13,30 +14,31 @@ import {
   addressKey,
   type Address,
 } from '../../protocol/index.js';
-import { componentLogger } from '../../log/index.js';
-import { RpcRouter, TransportServer, checkApplication, checkRole, clusterAuthenticator, type Connection, type InboundRequest } from '../../transport/index.js';
-import { resolveMasterOptions, type MasterOptions, type ResolvedMasterOptions } from './options.js';
-import type { MasterStatus } from './status.js';
+import { checkApplication } from '../../security/access.js';
+import { RpcRouter, TransportServer, advertisedHost, serverLiveness, type Connection, type InboundRequest } from '../../transport/index.js';
+import { resolveMasterOptions, type MasterOptions } from './options.js';
+import { statusView, type MasterStatus } from './status.js';
 import { Tenure } from './tenure.js';
 
 export interface MasterHandle {
   /** Where the master listens (the real port when started on port 0). */
   readonly address: Address;
+  /** The whole status, as an operator sees it (cluster-wide). */
   status(): MasterStatus;
+  /** Reads the TLS files again (new certificate for new connections); throws, changing nothing, if they are unusable. */
+  reloadTls(): void;
   /** Stops the timers, resigns the leadership, and closes the server and every connection. Idempotent. */
   close(): Promise<void>;
 }
 
 /**
- * The address a leader publishes in etcd, which standbys name to clients.
- * The one place to change when masters bind one address and advertise another.
+ * The address a leader publishes in etcd, which standbys name to clients:
+ * the advertised host (never a wildcard; see transport/advertise.ts) and the
+ * port the master listens on.
  */
-export function publishedAddress(bound: Address, _options: ResolvedMasterOptions): Address {
-  return bound;
+export function publishedAddress(advertisedHost: string, listening: Address): Address {
+  return { host: advertisedHost, port: listening.port };
 }
-
-/** Only workers (and operators' tools) may register and heartbeat as workers. */
-const WORKER_ROLES = [Role.Worker, Role.Admin] as const;
 
 /** How often silent workers and applications are looked for: often enough to notice within a fraction of the timeout. */
 function sweepPeriodMs(workerTimeoutMs: number, appTimeoutMs: number): number {
@@ -68,12 +70,18 @@ export interface MasterDeps {
 export async function startMaster(options: MasterOptions = {}, deps: MasterDeps = {}): Promise<MasterHandle> {
   const opts = resolveMasterOptions(options);
   const startedAt = opts.now();
+  const advertise = advertisedHost(opts, { role: 'master' });
   const router = new RpcRouter(deps.observeRpc);
   const server = await TransportServer.listen({
     host: opts.host,
+    advertiseHost: advertise,
     port: opts.port,
+    connection: serverLiveness(opts),
     role: Role.Master,
-    authenticate: clusterAuthenticator(opts.authToken),
+    roles: [Role.Worker, Role.LifecycleManager, Role.Admin],
+    auth: opts.security.auth,
+    tls: opts.security.tls,
+    limits: opts.security.limits,
     onRequest(message, conn) {
       if (message.type === MessageType.RpcRequest) router.dispatch(message, conn);
       else notServed(message, conn);
@@ -87,24 +95,24 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
     });
   });
   const address = server.address;
-  const published = publishedAddress(address, opts);
-  const tenure = await Tenure.start(opts, published, componentLogger('master', { master: addressKey(published) }));
+  const published = publishedAddress(advertise, address);
+  const log = componentLogger('master', { master: addressKey(published) });
+  log.info(
+    { listen: `${opts.host}:${address.port}`, advertised: addressKey(published), workerTimeoutMs: opts.workerTimeoutMs, appTimeoutMs: opts.appTimeoutMs },
+    'master listening',
+  );
+  const tenure = await Tenure.start(opts, published, log);
   const { leadership } = tenure;
   const status = (): MasterStatus => ({
     ...tenure.serviceStatus(),
     uptimeMs: Math.max(0, opts.now() - startedAt),
     ha: leadership.status(),
+    connections: server.stats(),
   });
-
   router
-    .on(RegisterWorker, (req, conn) => {
-      checkRole(conn, WORKER_ROLES, 'RegisterWorker');
-      return tenure.leading().registerWorker(req);
-    })
-    .on(WorkerHeartbeat, (req, conn) => {
-      checkRole(conn, WORKER_ROLES, 'WorkerHeartbeat');
-      return tenure.leading().workerHeartbeat(req);
-    })
+    // Which roles may call each method is the access table's (src/security/access.ts); the router checks it.
+    .on(RegisterWorker, (req) => tenure.leading().registerWorker(req))
+    .on(WorkerHeartbeat, (req) => tenure.leading().workerHeartbeat(req))
     .on(RequestSlots, async (req, conn) => {
       checkApplication(conn, req.appId);
       return (await tenure.afterGrace()).requestSlots(req);
@@ -118,9 +126,10 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
       return tenure.leading().unregisterShuffle(req);
     })
     // The cluster's state is the leader's; a standby's own status is on its HTTP /status.
-    .on(GetStatus, () => {
+    // An operator (admin role) sees the whole cluster, an application its own part (statusView).
+    .on(GetStatus, (_req, conn) => {
       tenure.leading();
-      return { json: Buffer.from(JSON.stringify(status())) };
+      return { json: Buffer.from(JSON.stringify(statusView(status(), conn))) };
     })
     // Served by every master, leading or not: clients find the leader with it.
     .on(MasterInfo, () => {
@@ -135,12 +144,14 @@ export async function startMaster(options: MasterOptions = {}, deps: MasterDeps 
   return {
     address,
     status,
+    reloadTls: () => opts.security.tls?.reload(),
     close() {
       closing ??= (async () => {
         clearInterval(timer);
         // Resign first: a standby takes over while this server still redirects clients to it.
         await tenure.close();
         await server.close();
+        log.info('master stopped');
       })();
       return closing;
     },

@@ -1,11 +1,18 @@
 import { CLUSTER_NAME_RE } from '../../ha/leadership.js';
 import { BraidError, ErrorCodes } from '../../protocol/index.js';
+import { resolveServerSecurity, type ServerSecurity, type ServerSecurityOptions } from '../../security/server-security.js';
+import { DEFAULT_LIVENESS, checkLiveness } from '../../transport/index.js';
+import { resolveMasterQuotas, type MasterQuotaLimits } from './quotas.js';
 
 export type SlotStrategyName = 'roundrobin' | 'loadaware';
 
-export interface MasterOptions {
-  /** Interface to listen on. */
+export interface MasterOptions extends ServerSecurityOptions {
+  /** The address to listen on (0.0.0.0: every interface). */
   host?: string;
+  /** The host the master advertises (status, ready line); default `host` (see transport/advertise.ts). */
+  advertiseHost?: string;
+  /** Or: advertise the address of this network interface. */
+  advertiseInterface?: string;
   /** TCP port; 0 picks a free one (read it from `MasterHandle.address`). */
   port?: number;
   /** A worker silent for longer than this is marked lost and gets no new slots. */
@@ -23,8 +30,8 @@ export interface MasterOptions {
    * cluster that turns it off (e.g. a single worker) gives primaries only.
    */
   replicate?: boolean;
-  /** Shared secret every peer must present in its handshake; '' turns authentication off. */
-  authToken?: string;
+  /** Cluster-wide quotas (defaults: MASTER_QUOTA_DEFAULTS). */
+  quotas?: Partial<MasterQuotaLimits>;
   /**
    * etcd endpoints (`host:port` or URLs). Given, the master is a candidate in
    * an election and serves only while it leads; empty, it runs alone.
@@ -38,24 +45,32 @@ export interface MasterOptions {
   leaderGraceMs?: number;
   /** Clock in milliseconds; tests may pass their own. */
   now?: () => number;
+  /** Idle connections send a ping this often. */
+  pingIntervalMs?: number;
+  /** A connection silent (not even a pong) this long is closed as dead. */
+  deadPeerTimeoutMs?: number;
+  /** Kept for symmetry with the other roles: the master opens no connections today. */
+  connectTimeoutMs?: number;
 }
 
-export type ResolvedMasterOptions = Required<MasterOptions>;
+export type ResolvedMasterOptions = Required<Omit<MasterOptions, 'quotas' | keyof ServerSecurityOptions>> & { quotas: MasterQuotaLimits; security: ServerSecurity };
 
-export const MASTER_DEFAULTS: ResolvedMasterOptions = {
+export const MASTER_DEFAULTS: Omit<ResolvedMasterOptions, 'security' | 'quotas'> = {
   host: '127.0.0.1',
+  advertiseHost: '',
+  advertiseInterface: '',
   port: 0,
   workerTimeoutMs: 30_000,
   appTimeoutMs: 60_000,
   heartbeatIntervalMs: 5_000,
   slotStrategy: 'roundrobin',
   replicate: true,
-  authToken: '',
   etcd: [],
   leaseTtlMs: 10_000,
   clusterName: 'braid',
   leaderGraceMs: 10_000,
   now: Date.now,
+  ...DEFAULT_LIVENESS,
 };
 
 const STRATEGIES: readonly SlotStrategyName[] = ['roundrobin', 'loadaware'];
@@ -75,8 +90,9 @@ function positiveInt(name: string, value: unknown, max = Number.MAX_SAFE_INTEGER
 /** Fills in defaults and checks every option; errors name the option at fault. */
 export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMasterOptions {
   if (typeof options !== 'object' || options === null) throw configError('options must be an object');
+  const { authSecret, insecure, tls, limits, quotas, ...rest } = options;
   const o = { ...MASTER_DEFAULTS };
-  for (const [k, v] of Object.entries(options)) {
+  for (const [k, v] of Object.entries(rest)) {
     // An explicit undefined means "the default", as if the key were absent.
     if (v !== undefined) (o as Record<string, unknown>)[k] = v;
   }
@@ -102,7 +118,6 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
     throw configError(`options.slotStrategy must be one of ${STRATEGIES.join(', ')}, got ${String(o.slotStrategy)}`);
   }
   if (typeof o.replicate !== 'boolean') throw configError(`options.replicate must be a boolean, got ${typeof o.replicate}`);
-  if (typeof o.authToken !== 'string') throw configError(`options.authToken must be a string, got ${typeof o.authToken}`);
   if (!Array.isArray(o.etcd) || !o.etcd.every((e) => typeof e === 'string' && e !== '')) {
     throw configError('options.etcd must be a list of etcd endpoints (host:port or URLs)');
   }
@@ -118,5 +133,11 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
     throw configError(`options.leaderGraceMs must be an integer >= 0, got ${String(o.leaderGraceMs)}`);
   }
   if (typeof o.now !== 'function') throw configError(`options.now must be a function, got ${typeof o.now}`);
-  return o;
+  for (const k of ['advertiseHost', 'advertiseInterface'] as const) {
+    if (typeof o[k] !== 'string') throw configError(`options.${k} must be a string, got ${typeof o[k]}`);
+  }
+  checkLiveness(o, (option, problem) => {
+    throw configError(`options.${option}: ${problem}`);
+  });
+  return { ...o, quotas: resolveMasterQuotas(quotas), security: resolveServerSecurity('master', { authSecret, insecure, tls, limits }) };
 }

@@ -1,4 +1,4 @@
-import { debuglog } from 'node:util';
+import { rootLogger, type Logger } from '../../log/index.js';
 import {
   BraidError,
   ErrorCodes,
@@ -14,13 +14,13 @@ import {
 } from '../../protocol/index.js';
 import { AppRegistry } from './app-registry.js';
 import { GracePeriod } from './grace-period.js';
+import { MasterQuotas } from './quotas.js';
 import type { ResolvedMasterOptions } from './options.js';
 import { allocateSlots, createStrategy, type Candidate, type SlotStrategy } from './slot-allocator.js';
 import { SlotLedger } from './slot-ledger.js';
 import { buildStatus, type ServiceStatus } from './status.js';
 import { WorkerRegistry, freeBytes } from './worker-registry.js';
 
-const trace = debuglog('braid:master');
 
 /** Upper bound on slots in one request: the answer must fit in one frame. */
 export const MAX_SLOTS_PER_REQUEST = 500_000;
@@ -56,10 +56,12 @@ export class MasterService {
   private readonly strategy: SlotStrategy;
   readonly startedAt: number;
   readonly grace: GracePeriod;
+  readonly quotas: MasterQuotas;
 
   constructor(
     private readonly options: ResolvedMasterOptions,
     private readonly address: Address,
+    private readonly log: Logger = rootLogger().child({ role: 'master' }),
     graceMs = 0,
   ) {
     this.startedAt = options.now();
@@ -68,6 +70,7 @@ export class MasterService {
     // An expired key is kept until every live worker has heartbeated since it expired.
     this.apps = new AppRegistry(options.appTimeoutMs, options.workerTimeoutMs, this.startedAt, this.ledger);
     this.strategy = createStrategy(options.slotStrategy);
+    this.quotas = new MasterQuotas(options.quotas);
   }
 
   private now(): number {
@@ -82,9 +85,14 @@ export class MasterService {
 
   registerWorker(req: RequestOf<typeof RegisterWorker>): ResponseOf<typeof RegisterWorker> {
     checkAddress(req.address, 'RegisterWorker');
+    const before = this.workers.get(req.address);
+    const wasLost = before !== undefined && !this.workers.isAlive(before, this.now());
     const w = this.workers.register(req.address, req.disks, this.now());
     this.grace.workerSeen(w.key);
-    trace('worker %s registered with %d disks', w.key, req.disks.length);
+    const fields = { worker: w.key, disks: req.disks.length, freeBytes: freeBytes(w) };
+    if (before === undefined) this.log.info(fields, 'worker registered');
+    else if (wasLost) this.log.info(fields, 'worker back: registered again after it was lost');
+    else this.log.info(fields, 'worker registered again (it restarted)');
     return { heartbeatIntervalMs: this.options.heartbeatIntervalMs };
   }
 
@@ -94,9 +102,12 @@ export class MasterService {
       throw invalid(`WorkerHeartbeat: ${req.shuffleSlots.length} slot counts for ${req.activeShuffleKeys.length} shuffle keys`);
     }
     const now = this.now();
+    const leaving = this.workers.get(req.address)?.shuttingDown;
     const w = this.workers.heartbeat(req, now, this.grace.active);
     if (w === undefined) return { registered: false, expiredShuffleKeys: [], expiredAppIds: [] };
     this.grace.workerSeen(w.key);
+    if (leaving === undefined) this.log.info({ worker: w.key, shuffles: req.activeShuffleKeys.length }, 'worker registered from its heartbeat (a new leader rebuilds its view)');
+    else if (w.shuttingDown && !leaving) this.log.info({ worker: w.key, shuffles: req.activeShuffleKeys.length }, 'worker leaving service: no new slots for it');
     // What the worker holds is at least what the ledger should count: a new leader learns the old leader's grants so.
     req.activeShuffleKeys.forEach((key, i) => {
       if (this.apps.isLive(key)) this.ledger.atLeast(key, w.key, req.shuffleSlots[i]!);
@@ -107,6 +118,7 @@ export class MasterService {
   requestSlots(req: RequestOf<typeof RequestSlots>): ResponseOf<typeof RequestSlots> {
     checkAppId(req.appId, 'RequestSlots');
     if (req.count > MAX_SLOTS_PER_REQUEST) throw invalid(`RequestSlots: count ${req.count} is over the limit of ${MAX_SLOTS_PER_REQUEST}`);
+    this.quotas.checkRequest(req.appId, req.shuffleId, req.count, this.apps.shufflesOf(req.appId));
     const now = this.now();
     // Asking for slots is a sign of life even when none can be given.
     this.apps.touch(req.appId, now);
@@ -114,7 +126,17 @@ export class MasterService {
     const candidates: Candidate[] = this.workers
       .candidates(excluded, now)
       .map((w) => ({ key: w.key, address: w.address, slots: this.ledger.workerSlots(w.key), freeBytes: freeBytes(w) }));
-    const { picks, spares } = allocateSlots(this.strategy, candidates, req.count, req.replicate && this.options.replicate);
+    let allocation: ReturnType<typeof allocateSlots>;
+    try {
+      allocation = allocateSlots(this.strategy, candidates, req.count, req.replicate && this.options.replicate);
+    } catch (err) {
+      this.log.warn(
+        { app: req.appId, shuffleId: req.shuffleId, count: req.count, candidates: candidates.length, excluded: [...excluded], reason: (err as Error).message },
+        'slots refused',
+      );
+      throw err;
+    }
+    const { picks, spares } = allocation;
     const key = `${req.appId}-${req.shuffleId}`;
     this.apps.slotsGranted(req.appId, req.shuffleId, now);
     for (const p of picks) {
@@ -129,6 +151,7 @@ export class MasterService {
 
   applicationHeartbeat(req: RequestOf<typeof ApplicationHeartbeat>): ResponseOf<typeof ApplicationHeartbeat> {
     checkAppId(req.appId, 'ApplicationHeartbeat');
+    if (!this.apps.has(req.appId)) this.log.info({ app: req.appId, shuffles: req.shuffleIds.length }, 'application registered');
     this.apps.heartbeat(req.appId, req.shuffleIds, this.now());
     return {};
   }
@@ -136,14 +159,19 @@ export class MasterService {
   unregisterShuffle(req: RequestOf<typeof UnregisterShuffle>): ResponseOf<typeof UnregisterShuffle> {
     checkAppId(req.appId, 'UnregisterShuffle');
     this.apps.unregisterShuffle(req.appId, req.shuffleId, this.now());
+    this.log.info({ app: req.appId, shuffleId: req.shuffleId }, 'shuffle unregistered: workers delete its files at their next heartbeat');
     return {};
   }
 
   /** Marks silent workers lost, expires silent applications, forgets expired keys no worker holds. */
   sweep(): void {
     const now = this.now();
-    for (const w of this.workers.sweep(now)) trace('worker %s lost: silent for %d ms', w.key, now - w.lastSeen);
-    for (const appId of this.apps.sweep(now, this.workers.reportedKeys(now), this.workers.reportedEssApps(now))) trace('application %s expired', appId);
+    for (const w of this.workers.sweep(now)) {
+      this.log.warn({ worker: w.key, silentMs: now - w.lastSeen, shuffles: w.activeShuffleKeys.length }, 'worker lost: no heartbeat within workerTimeout; no new slots for it');
+    }
+    for (const appId of this.apps.sweep(now, this.workers.reportedKeys(now), this.workers.reportedEssApps(now))) {
+      this.log.info({ app: appId, appTimeoutMs: this.options.appTimeoutMs }, 'application expired: no heartbeat within appTimeout; its shuffles are deleted on every worker');
+    }
   }
 
   status(): ServiceStatus {
@@ -155,6 +183,7 @@ export class MasterService {
         apps: this.apps,
         ledger: this.ledger,
         graceRemainingMs: this.grace.remainingMs(),
+        quotas: this.quotas.status(),
       },
       this.now(),
     );

@@ -1,7 +1,9 @@
 import type { HaStatus } from '../../ha/leadership.js';
-import { addressKey, type Address, type DiskInfo } from '../../protocol/index.js';
-import type { AppRegistry } from './app-registry.js';
+import { Role, addressKey, type Address, type DiskInfo } from '../../protocol/index.js';
+import { appIdOfKey, type AppRegistry } from './app-registry.js';
 import type { SlotStrategyName } from './options.js';
+import type { ConnectionStats } from '../../transport/index.js';
+import type { MasterQuotaLimits } from './quotas.js';
 import type { SlotLedger } from './slot-ledger.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
@@ -54,6 +56,10 @@ export interface MasterStatus {
   shuffles: ShuffleStatus[];
   /** Ended shuffle keys that workers are still being told to delete. */
   expiredShuffleKeys: string[];
+  /** Connections open now and refused since start. */
+  connections: ConnectionStats;
+  /** Cluster-wide quotas and how often they refused. */
+  quotas: { limits: MasterQuotaLimits; refusals: Record<keyof MasterQuotaLimits, number> };
 }
 
 export interface StatusSources {
@@ -63,10 +69,11 @@ export interface StatusSources {
   apps: AppRegistry;
   ledger: SlotLedger;
   graceRemainingMs: number;
+  quotas: MasterStatus['quotas'];
 }
 
-/** What the leader's service knows; the server adds `uptimeMs` and `ha`. */
-export type ServiceStatus = Omit<MasterStatus, 'uptimeMs' | 'ha'>;
+/** What the leader's service knows; the server adds `uptimeMs`, `ha` and its `connections`. */
+export type ServiceStatus = Omit<MasterStatus, 'uptimeMs' | 'ha' | 'connections'>;
 
 const byKey = <T>(f: (t: T) => string) => (a: T, b: T): number => (f(a) < f(b) ? -1 : f(a) > f(b) ? 1 : 0);
 
@@ -103,10 +110,44 @@ export function buildStatus(s: StatusSources, now: number): ServiceStatus {
     applications,
     shuffles,
     expiredShuffleKeys: [...s.apps.expiredKeys()].sort(),
+    quotas: s.quotas,
   };
 }
 
-/** The status of a master that does not lead: nothing but who it is and who leads. */
-export function idleStatus(address: Address, slotStrategy: SlotStrategyName): ServiceStatus {
-  return { role: 'master', address: addressKey(address), graceRemainingMs: 0, slotStrategy, workers: [], applications: [], shuffles: [], expiredShuffleKeys: [] };
+/** Who is looking: only the admin role sees the cluster; an application sees its own part. */
+export interface Viewer {
+  readonly peerRole: number;
+  readonly appId: string;
+}
+
+/**
+ * The status as `viewer` may see it. An application (any role other than
+ * Admin) gets the master's own fields and its own application and shuffles;
+ * no workers, no other application.
+ */
+export function statusView(s: MasterStatus, viewer: Viewer): MasterStatus {
+  if (viewer.peerRole === Role.Admin) return s;
+  const own = (appId: string) => appId === viewer.appId;
+  return {
+    ...s,
+    workers: [],
+    applications: s.applications.filter((a) => own(a.appId)),
+    shuffles: s.shuffles.filter((sh) => own(sh.appId)),
+    expiredShuffleKeys: s.expiredShuffleKeys.filter((k) => own(appIdOfKey(k))),
+  };
+}
+
+/** The status of a master that does not lead: nothing but who it is, its settings, and (from the server) who leads. */
+export function idleStatus(address: Address, slotStrategy: SlotStrategyName, quotas: MasterStatus['quotas']): ServiceStatus {
+  return {
+    role: 'master',
+    address: addressKey(address),
+    graceRemainingMs: 0,
+    slotStrategy,
+    workers: [],
+    applications: [],
+    shuffles: [],
+    expiredShuffleKeys: [],
+    quotas,
+  };
 }

@@ -11,6 +11,7 @@ import { AloneLeadership, notLeading, type Leadership } from '../../ha/leadershi
 import type { Logger } from '../../log/index.js';
 import { addressKey, asBraidError, type Address } from '../../protocol/index.js';
 import type { ResolvedMasterOptions } from './options.js';
+import { MasterQuotas } from './quotas.js';
 import { MasterService } from './service.js';
 import { idleStatus, type ServiceStatus } from './status.js';
 
@@ -32,7 +33,7 @@ export class Tenure {
     const self = addressKey(published);
     if (opts.etcd.length === 0) {
       const alone = new Tenure(opts, published, log, new AloneLeadership(self), undefined);
-      alone.service = new MasterService(opts, published);
+      alone.service = new MasterService(opts, published, log);
       return alone;
     }
     // The etcd client (gRPC) takes about half a second to load: only masters that use it pay for it.
@@ -68,7 +69,8 @@ export class Tenure {
 
   /** The leader's state; a master that does not lead has none. */
   serviceStatus(): ServiceStatus {
-    return this.service !== undefined && this.leadership.isLeader() ? this.service.status() : idleStatus(this.published, this.opts.slotStrategy);
+    if (this.service !== undefined && this.leadership.isLeader()) return this.service.status();
+    return idleStatus(this.published, this.opts.slotStrategy, new MasterQuotas(this.opts.quotas).status());
   }
 
   /** Periodic work of the leader: sweep, and publish the roster once the view is rebuilt. */
@@ -89,7 +91,7 @@ export class Tenure {
   }
 
   private elected(election: EtcdElection): void {
-    const s = new MasterService(this.opts, this.published, this.opts.leaderGraceMs);
+    const s = new MasterService(this.opts, this.published, this.log, this.opts.leaderGraceMs);
     this.service = s;
     this.lastRoster = undefined;
     // The grace period ends early once every worker the previous leader knew is back.

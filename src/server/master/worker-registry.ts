@@ -100,6 +100,10 @@ export class WorkerRegistry {
     return lost;
   }
 
+  get(address: Address): WorkerEntry | undefined {
+    return this.workers.get(addressKey(address));
+  }
+
   isAlive(w: WorkerEntry, now: number): boolean {
     return !w.lost && now - w.lastSeen <= this.timeoutMs;
   }

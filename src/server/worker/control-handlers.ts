@@ -1,4 +1,5 @@
 import { rm, stat } from 'node:fs/promises';
+import type { Logger } from '../../log/index.js';
 import {
   BraidError,
   CommitFiles,
@@ -20,8 +21,10 @@ import {
   type MemoryTracker,
   type MetaStore,
 } from '../../storage/index.js';
-import { checkApplication, type RpcRouter } from '../../transport/index.js';
+import { checkApplication } from '../../security/access.js';
+import type { RpcRouter } from '../../transport/index.js';
 import type { ResolvedWorkerOptions } from './options.js';
+import type { WorkerQuotas } from './quotas.js';
 import type { FileEntry, ShuffleRegistry, ShuffleState } from './shuffle-registry.js';
 
 /** Partition files a reservation creates at once. */
@@ -32,6 +35,11 @@ const RESERVE_CONCURRENCY = 16;
  * (idempotent), DestroySlots and UnregisterShuffle.
  */
 export class ControlHandlers {
+  /** Set while the worker leaves service (stop or decommission): new reservations are refused. */
+  refuseReservations = false;
+  /** The worker's logger, once it listens. */
+  log: Logger | undefined;
+
   constructor(
     private readonly registry: ShuffleRegistry,
     private readonly dataDirs: DataDirs,
@@ -40,6 +48,7 @@ export class ControlHandlers {
     /** Forgets everything served from a committed file: cached chunks, sort results, open handles. */
     private readonly forgetFile: (path: string) => Promise<void>,
     private readonly options: ResolvedWorkerOptions,
+    private readonly quotas: WorkerQuotas,
   ) {}
 
   register(router: RpcRouter): void {
@@ -60,7 +69,7 @@ export class ControlHandlers {
       })
       .on(UnregisterShuffle, async (req, conn) => {
         checkApplication(conn, req.appId);
-        await this.deleteShuffle(`${req.appId}-${req.shuffleId}`);
+        if (await this.deleteShuffle(`${req.appId}-${req.shuffleId}`)) this.log?.info({ shuffle: `${req.appId}-${req.shuffleId}` }, 'shuffle unregistered: its files are deleted');
         return {};
       });
   }
@@ -69,6 +78,9 @@ export class ControlHandlers {
   async reserve(appId: string, shuffleId: number, files: ReservedFile[], splitThreshold: number): Promise<Record<string, never>> {
     // Checked before the shuffle is registered: a refused appId must leave no entry behind.
     checkPathSegment(appId, 'appId');
+    if (this.refuseReservations) throw new BraidError(ErrorCodes.SHUTTING_DOWN, 'this worker is leaving service and takes no new slots');
+    // Quotas too: an application over one must leave nothing behind here either.
+    this.quotas.checkReserve(appId, shuffleId, files);
     const shuffle = this.registry.getOrCreate(appId, shuffleId);
     const created: FileEntry[] = [];
     // Files are created RESERVE_CONCURRENCY at a time: one by one, a large registration waits on
@@ -91,6 +103,7 @@ export class ControlHandlers {
           writer: undefined,
           committed: undefined,
           committing: undefined,
+          bytes: 0,
         };
         entry.writer = await PartitionWriter.create({
           dir: this.dataDirs.pick(),
@@ -194,14 +207,15 @@ export class ControlHandlers {
     }
   }
 
-  /** Deletes every file of a shuffle, its metadata and its cached chunks. */
-  async deleteShuffle(key: string): Promise<void> {
+  /** Deletes every file of a shuffle, its metadata and its cached chunks; false when it was not here. */
+  async deleteShuffle(key: string): Promise<boolean> {
     const shuffle = this.registry.delete(key);
-    if (shuffle === undefined) return;
+    if (shuffle === undefined) return false;
     await Promise.all([...shuffle.files.values()].map((e) => e.writer?.destroy()));
     // Cached chunks and sort indexes are keyed by path: a shuffle id used again must not find them.
     await Promise.all([...shuffle.files.values()].map((e) => (e.committed ? this.forgetFile(e.committed.path) : undefined)));
     await Promise.all([deleteShuffle(this.dataDirs, shuffle.appId, shuffle.shuffleId), this.meta.deleteShuffle(shuffle.appId, shuffle.shuffleId)]);
+    return true;
   }
 
   /** Rebuilds the committed files of a previous run from the metadata store. */
@@ -227,6 +241,7 @@ export class ControlHandlers {
         writer: undefined,
         committed: { path: record.path, bytes: record.bytes, chunkOffsets: record.chunkOffsets, mapIds: record.mapIds },
         committing: undefined,
+        bytes: record.bytes,
       });
     }
     return all.length;

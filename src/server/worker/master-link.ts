@@ -1,9 +1,11 @@
-import { debuglog } from 'node:util';
 import { MasterClient } from '../../ha/master-client.js';
-import { componentLogger } from '../../log/index.js';
+import { Episode, type Logger } from '../../log/index.js';
 import { RegisterWorker, Role, WorkerHeartbeat, addressKey, asBraidError, type Address, type DiskInfo } from '../../protocol/index.js';
+import type { TlsMaterial } from '../../security/tls.js';
+import { clientLiveness, type Liveness } from '../../transport/index.js';
 
-const trace = debuglog('braid:worker');
+/** While the master stays unreachable, the warning is repeated at most this often. */
+const UNREACHABLE_WARN_EVERY_MS = 30_000;
 
 /** Per shuffle the worker holds: its key and its files (reserved slots). */
 export interface HeldShuffles {
@@ -16,7 +18,11 @@ export interface MasterLinkOptions {
   masters: readonly Address[];
   self: Address;
   intervalMs: number;
-  authToken: string;
+  /** The cluster secret ('' when the cluster runs without authentication). */
+  key: string;
+  tls: TlsMaterial | undefined;
+  connection: Liveness;
+  log: Logger;
   disks(): DiskInfo[] | Promise<DiskInfo[]>;
   activeShuffles(): HeldShuffles;
   shuttingDown(): boolean;
@@ -42,14 +48,17 @@ export class MasterLink {
   private registered = false;
   private beating: Promise<void> | undefined;
   private stopped = false;
+  /** The master not answering, logged once per episode. */
+  private readonly unreachable: Episode;
 
   constructor(private readonly options: MasterLinkOptions) {
     this.intervalMs = options.intervalMs;
+    this.unreachable = new Episode(options.log, UNREACHABLE_WARN_EVERY_MS);
     this.master = new MasterClient({
       masters: options.masters,
-      connect: { role: Role.Worker, token: options.authToken, connection: { requestTimeoutMs: 10_000 } },
+      connect: { role: Role.Worker, key: options.key, tls: options.tls, ...clientLiveness(options.connection, 10_000) },
       failoverTimeoutMs: 0,
-      log: componentLogger('worker', { worker: addressKey(options.self) }),
+      log: options.log,
     });
   }
 
@@ -100,10 +109,7 @@ export class MasterLink {
     const o = this.options;
     try {
       const disks = await o.disks();
-      if (!this.registered) {
-        this.adopt(await this.master.call(RegisterWorker, { address: o.self, disks }));
-        this.registered = true;
-      }
+      if (!this.registered) await this.register(disks, 'registered with the master');
       const held = o.activeShuffles();
       const res = await this.master.call(WorkerHeartbeat, {
         address: o.self,
@@ -113,16 +119,34 @@ export class MasterLink {
         essAppIds: o.essAppIds(),
         shuffleSlots: held.slots,
       });
+      this.reachable();
       if (!res.registered) {
         this.registered = false;
-        this.adopt(await this.master.call(RegisterWorker, { address: o.self, disks }));
-        this.registered = true;
+        await this.register(disks, 'the master did not know this worker (it restarted, a new leader leads, or it declared the worker lost): registered again');
       }
-      if (res.expiredShuffleKeys.length > 0) await o.onExpired(res.expiredShuffleKeys);
+      if (res.expiredShuffleKeys.length > 0) {
+        o.log.info({ shuffles: res.expiredShuffleKeys.slice(0, 20), count: res.expiredShuffleKeys.length }, 'deleting shuffles the master reports gone (unregistered or expired)');
+        await o.onExpired(res.expiredShuffleKeys);
+      }
       if (res.expiredAppIds.length > 0) await o.onAppsExpired(res.expiredAppIds);
     } catch (err) {
-      trace('heartbeat to master failed: %s', asBraidError(err).message);
+      this.unreachable.failed(
+        { master: addressKey(this.master.leader), reason: asBraidError(err).message },
+        'master unreachable: this worker gets no new slots until it answers (serving what it holds meanwhile)',
+      );
     }
+  }
+
+  private async register(disks: DiskInfo[], what: string): Promise<void> {
+    const o = this.options;
+    this.adopt(await this.master.call(RegisterWorker, { address: o.self, disks }));
+    this.registered = true;
+    this.reachable();
+    o.log.info({ master: addressKey(this.master.leader), disks: disks.length, heartbeatIntervalMs: this.intervalMs }, what);
+  }
+
+  private reachable(): void {
+    this.unreachable.ended({ master: addressKey(this.master.leader) }, 'master reachable again');
   }
 
   async stop(): Promise<void> {

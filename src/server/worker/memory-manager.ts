@@ -1,8 +1,11 @@
+import type { Logger } from '../../log/index.js';
 import { Role } from '../../protocol/index.js';
 import type { MemoryTracker } from '../../storage/index.js';
 import type { Connection } from '../../transport/index.js';
 
 const PRESSURE_REPEAT_MS = 50;
+/** Pauses are logged at most this often; the line counts those in between. */
+const PAUSE_LOG_EVERY_MS = 10_000;
 
 export interface MemoryManagerOptions {
   limit: number;
@@ -31,8 +34,16 @@ export class MemoryManager implements MemoryTracker {
   /** While paused, flushes are forced again every PRESSURE_REPEAT_MS: data that arrived after the first flush must not sit below its writer's threshold forever. */
   private pressureTimer: NodeJS.Timeout | undefined;
   private readonly replicaConns = new Set<Connection>();
+  private log: Logger | undefined;
+  private loggedAt = 0;
+  private loggedPauses = 0;
 
   constructor(private readonly options: MemoryManagerOptions) {}
+
+  /** Where pauses are reported (the worker's logger, known once it listens). */
+  setLogger(log: Logger): void {
+    this.log = log;
+  }
 
   get held(): number {
     return this.heldBytes;
@@ -94,6 +105,7 @@ export class MemoryManager implements MemoryTracker {
     if (!this.pushPaused) {
       this.pushPaused = true;
       this.pauseCount++;
+      this.logPause();
       for (const c of this.pushConns) c.pauseReading();
       this.options.onPressure();
       this.pressureTimer = setInterval(() => this.options.onPressure(), PRESSURE_REPEAT_MS);
@@ -113,6 +125,18 @@ export class MemoryManager implements MemoryTracker {
     this.replicaPaused = false;
     for (const c of this.replicaConns) c.resumeReading();
     for (const c of this.pushConns) c.resumeReading();
+  }
+
+  /** A pause is an event worth a line, but under sustained pressure there are many a second: one line per period, with the count. */
+  private logPause(): void {
+    const now = Date.now();
+    if (this.log === undefined || now - this.loggedAt < PAUSE_LOG_EVERY_MS) return;
+    this.log.warn(
+      { heldBytes: this.heldBytes, limitBytes: this.options.limit, pausesSinceLastLine: this.pauseCount - this.loggedPauses, pauses: this.pauseCount, connections: this.pushConns.size },
+      'memory limit reached: push sockets paused until buffered data is flushed',
+    );
+    this.loggedAt = now;
+    this.loggedPauses = this.pauseCount;
   }
 
   /** Stops the pressure timer (worker shutdown). */

@@ -8,7 +8,9 @@ import {
   type MessageOfType,
 } from '../../protocol/index.js';
 import type { DataDirs } from '../../storage/index.js';
-import { isApplicationRole, type Connection } from '../../transport/index.js';
+import { actsFor, pushAllowed } from '../../security/access.js';
+import type { Connection } from '../../transport/index.js';
+import type { WorkerQuotas } from './quotas.js';
 import type { Replicator, ReplicaBatch } from './replicator.js';
 import { appIdOfKey, type FileEntry, type ShuffleRegistry, type ShuffleState } from './shuffle-registry.js';
 import type { WorkerMetrics } from './worker-metrics.js';
@@ -27,8 +29,6 @@ export interface PushLimits {
  */
 export class PushHandler {
   shuttingDown = false;
-  /** When the last push arrived (performance.now()), for the shutdown drain. */
-  lastPushAt = 0;
 
   constructor(
     private readonly registry: ShuffleRegistry,
@@ -36,13 +36,14 @@ export class PushHandler {
     private readonly replicator: Replicator,
     private readonly limits: PushLimits,
     private readonly metrics: WorkerMetrics,
+    private readonly quotas: WorkerQuotas,
   ) {}
 
   handle(msg: PushMessage, conn: Connection): void {
     const started = performance.now();
-    this.lastPushAt = started;
     const shuffle = this.registry.get(msg.shuffleKey);
-    const wrongApp = isApplicationRole(conn.peerRole) && appIdOfKey(msg.shuffleKey) !== conn.appId;
+    const forbidden = !pushAllowed(conn.peerRole, msg.mode);
+    const wrongApp = !actsFor(conn, appIdOfKey(msg.shuffleKey));
     const single = msg.type === MessageType.PushData;
     const n = single ? 1 : msg.partitionIds.length;
     const statuses = new Uint8Array(n);
@@ -56,7 +57,8 @@ export class PushHandler {
       const batch = single ? msg.body : msg.body.subarray(msg.offsets[i]!, i + 1 < n ? msg.offsets[i + 1]! : msg.body.length);
       let status: number;
       let entry: FileEntry | undefined;
-      if (wrongApp) status = PushStatus.FAIL_WRONG_APP;
+      if (forbidden) status = PushStatus.FAIL_FORBIDDEN;
+      else if (wrongApp) status = PushStatus.FAIL_WRONG_APP;
       else if (shuffle === undefined) status = PushStatus.FAIL_UNKNOWN_SHUFFLE;
       else {
         entry = shuffle.file(partitionId, epoch, msg.mode);
@@ -121,11 +123,13 @@ export class PushHandler {
       this.metrics.split('hard');
       return PushStatus.HARD_SPLIT;
     }
+    if (!this.quotas.admitsBytes(shuffle.usage, batch.length)) return PushStatus.FAIL_QUOTA;
     try {
       writer.append(batch);
     } catch {
       return PushStatus.FAIL_WRITE;
     }
+    shuffle.addBytes(entry, batch.length);
     if (entry.mode === Mode.Primary && writer.bytesWritten >= entry.splitThreshold) {
       this.metrics.split('soft');
       return PushStatus.SOFT_SPLIT;

@@ -8,7 +8,11 @@ import {
   addressKey,
   type Address,
 } from '../../protocol/index.js';
-import { ConnectionPool, unexpectedResponse } from '../../transport/index.js';
+import { moduleLogger } from '../../log/index.js';
+import type { TlsMaterial } from '../../security/tls.js';
+import { ConnectionPool, clientLiveness, unexpectedResponse, type Liveness } from '../../transport/index.js';
+
+const log = moduleLogger('worker');
 
 export interface ReplicaBatch {
   partitionId: number;
@@ -20,16 +24,23 @@ export interface ReplicaBatch {
  * Forwards accepted pushes from a primary to its replica worker and returns
  * the replica's per-batch statuses. A peer that fails is failed fast (no
  * connect attempt) for a backoff period, so pushes to its partitions fail at
- * once and their clients revive elsewhere.
+ * once and their clients revive elsewhere. A replica that goes silent is
+ * found by the connection's dead-peer timeout, not by the (long) request
+ * timeout: the primary stops waiting for it within seconds.
  */
 export class Replicator {
   private readonly pool: ConnectionPool;
-  private readonly deadUntil = new Map<string, number>();
+  /** Peers whose failure was logged and that have not answered since (one line per episode, not per push). */
+  private readonly down = new Set<string>();
 
-  constructor(
-    private readonly options: { authToken: string; timeoutMs: number; backoffMs: number },
-  ) {
-    this.pool = new ConnectionPool({ role: Role.Replica, token: options.authToken });
+  constructor(private readonly options: { key: string; tls: TlsMaterial | undefined; timeoutMs: number; backoffMs: number; connection: Liveness }) {
+    this.pool = new ConnectionPool({
+      role: Role.Replica,
+      key: options.key,
+      tls: options.tls,
+      deadPeerBackoffMs: options.backoffMs,
+      ...clientLiveness(options.connection),
+    });
   }
 
   /**
@@ -38,11 +49,6 @@ export class Replicator {
    */
   async forward(peer: Address, shuffleKey: string, batches: ReplicaBatch[], wholeBody: Buffer | undefined): Promise<Uint8Array> {
     const key = addressKey(peer);
-    const until = this.deadUntil.get(key);
-    if (until !== undefined) {
-      if (Date.now() < until) return failAll(batches.length);
-      this.deadUntil.delete(key);
-    }
     try {
       const conn = await this.pool.get(peer);
       const res =
@@ -54,10 +60,16 @@ export class Replicator {
           : await conn.request(mergedRequest(shuffleKey, batches, wholeBody), this.options.timeoutMs);
       if (res.type !== MessageType.PushResponse) throw unexpectedResponse(res, 'replica push');
       if (res.statuses.length !== batches.length) throw new BraidError(ErrorCodes.PROTOCOL, 'replica answered a wrong number of statuses');
+      if (this.down.delete(key)) log().info({ peer: key }, 'replica reachable again');
       return res.statuses;
     } catch (err) {
-      if (err instanceof BraidError && (err.code === ErrorCodes.CONNECT || err.code === ErrorCodes.TIMEOUT || err.code === ErrorCodes.PEER_DEAD || err.code === ErrorCodes.CONNECTION_CLOSED)) {
-        this.deadUntil.set(key, Date.now() + this.options.backoffMs);
+      if (err instanceof BraidError && PEER_FAILURES.has(err.code)) {
+        if (!this.down.has(key)) {
+          this.down.add(key);
+          log().warn({ peer: key, code: err.code, reason: err.message }, 'replica unreachable: its pushes fail until it answers again');
+        }
+        // The pool remembers a peer found silent or unreachable by itself; a timeout or a reset is our own evidence.
+        this.pool.markDead(peer);
         this.pool.evict(peer);
       }
       return failAll(batches.length);
@@ -68,6 +80,9 @@ export class Replicator {
     return this.pool.close();
   }
 }
+
+/** Failures that say the peer (not the request) is the problem. */
+const PEER_FAILURES: ReadonlySet<string> = new Set([ErrorCodes.CONNECT, ErrorCodes.TIMEOUT, ErrorCodes.PEER_DEAD, ErrorCodes.CONNECTION_CLOSED]);
 
 function failAll(n: number): Uint8Array {
   return new Uint8Array(n).fill(PushStatus.FAIL_REPLICA);

@@ -23,6 +23,16 @@ export interface FileEntry {
   writer: PartitionWriter | undefined;
   committed: CommittedFile | undefined;
   committing: Promise<CommittedFile> | undefined;
+  /** Bytes this file holds, as counted against its application's quota (see ShuffleState.addBytes). */
+  bytes: number;
+}
+
+/** What one application holds on this worker, kept up to date for its quotas. */
+export interface AppUsage {
+  readonly appId: string;
+  bytes: number;
+  files: number;
+  shuffles: number;
 }
 
 export class ShuffleState {
@@ -37,8 +47,16 @@ export class ShuffleState {
   constructor(
     readonly appId: string,
     readonly shuffleId: number,
+    /** The application's usage, shared by all its shuffles here. */
+    readonly usage: AppUsage,
   ) {
     this.key = shuffleKey(appId, shuffleId);
+  }
+
+  /** Counts `n` more bytes held by `entry` (a kept batch). */
+  addBytes(entry: FileEntry, n: number): void {
+    entry.bytes += n;
+    this.usage.bytes += n;
   }
 
   file(partitionId: number, epoch: number, mode: Mode): FileEntry | undefined {
@@ -47,6 +65,8 @@ export class ShuffleState {
 
   addFile(entry: FileEntry): void {
     this.files.set(entry.fileName, entry);
+    this.usage.files++;
+    this.usage.bytes += entry.bytes;
     let epochs = this.byLocation.get(entry.partitionId);
     if (epochs === undefined) this.byLocation.set(entry.partitionId, (epochs = new Map()));
     epochs.set(entry.epoch * 2 + entry.mode, entry);
@@ -56,6 +76,8 @@ export class ShuffleState {
     const entry = this.files.get(fileName);
     if (entry === undefined) return undefined;
     this.files.delete(fileName);
+    this.usage.files--;
+    this.usage.bytes -= entry.bytes;
     const epochs = this.byLocation.get(entry.partitionId);
     epochs?.delete(entry.epoch * 2 + entry.mode);
     if (epochs?.size === 0) this.byLocation.delete(entry.partitionId);
@@ -82,6 +104,8 @@ export function appIdOfKey(key: string): string {
 /** Every shuffle this worker holds, reserved or committed. */
 export class ShuffleRegistry {
   private readonly shuffles = new Map<string, ShuffleState>();
+  /** Per application with anything here: bytes, files and shuffles it holds. */
+  private readonly usage = new Map<string, AppUsage>();
 
   get(key: string): ShuffleState | undefined {
     return this.shuffles.get(key);
@@ -91,7 +115,10 @@ export class ShuffleRegistry {
     const key = shuffleKey(appId, shuffleId);
     let s = this.shuffles.get(key);
     if (s === undefined) {
-      s = new ShuffleState(appId, shuffleId);
+      let usage = this.usage.get(appId);
+      if (usage === undefined) this.usage.set(appId, (usage = { appId, bytes: 0, files: 0, shuffles: 0 }));
+      usage.shuffles++;
+      s = new ShuffleState(appId, shuffleId, usage);
       this.shuffles.set(key, s);
     }
     return s;
@@ -99,8 +126,24 @@ export class ShuffleRegistry {
 
   delete(key: string): ShuffleState | undefined {
     const s = this.shuffles.get(key);
+    if (s === undefined) return undefined;
     this.shuffles.delete(key);
+    const u = s.usage;
+    u.shuffles--;
+    u.files -= s.files.size;
+    for (const f of s.files.values()) u.bytes -= f.bytes;
+    if (u.shuffles === 0) this.usage.delete(s.appId);
     return s;
+  }
+
+  /** What `appId` holds here (undefined: nothing). */
+  usageOf(appId: string): AppUsage | undefined {
+    return this.usage.get(appId);
+  }
+
+  /** Every application holding something here. */
+  applications(): IterableIterator<AppUsage> {
+    return this.usage.values();
   }
 
   keys(): string[] {

@@ -7,7 +7,8 @@ import {
   type MessageOfType,
 } from '../../protocol/index.js';
 import { sortedPathOf, type ChunkReader, type MapRangeSorter } from '../../storage/index.js';
-import { isApplicationRole, type Connection } from '../../transport/index.js';
+import { actsFor, readAllowed, roleName } from '../../security/access.js';
+import type { Connection } from '../../transport/index.js';
 import type { ChunkCache } from './chunk-cache.js';
 import type { ChunkPool } from './chunk-pool.js';
 import { appIdOfKey, type CommittedFile, type ShuffleRegistry } from './shuffle-registry.js';
@@ -101,7 +102,8 @@ export class StreamManager {
 
   async open(msg: MessageOfType<typeof MessageType.OpenStream>, conn: Connection): Promise<void> {
     try {
-      if (isApplicationRole(conn.peerRole) && appIdOfKey(msg.shuffleKey) !== conn.appId) {
+      if (!readAllowed(conn.peerRole)) throw new BraidError(ErrorCodes.FORBIDDEN, `${roleName(conn.peerRole)} connections do not read partitions`);
+      if (!actsFor(conn, appIdOfKey(msg.shuffleKey))) {
         throw new BraidError(ErrorCodes.WRONG_APP, `application ${conn.appId} may not read ${msg.shuffleKey}`);
       }
       const file = this.committedFile(msg.shuffleKey, msg.fileName);

@@ -1,17 +1,30 @@
 import { join } from 'node:path';
 import { BlockHandler, defaultEssStorePath } from '../../ess/block-handler.js';
-import { BraidError, ErrorCodes, GetStatus, MessageType, Role, type Address } from '../../protocol/index.js';
+import { masterForNetwork } from '../../ha/master-addresses.js';
+import { componentLogger } from '../../log/index.js';
+import { BraidError, DecommissionWorker, ErrorCodes, GetStatus, MessageType, Role, addressKey, type Address } from '../../protocol/index.js';
 import { ChunkReader, DataDirs, MapRangeSorter, MetaStore } from '../../storage/index.js';
-import { RpcRouter, TransportServer, clusterAuthenticator, type Connection, type InboundRequest } from '../../transport/index.js';
+import {
+  RpcRouter,
+  TransportServer,
+  advertisedHost,
+  serverLiveness,
+  type Connection,
+  type ConnectionStats,
+  type InboundRequest,
+} from '../../transport/index.js';
 import { ChunkCache } from './chunk-cache.js';
 import { ChunkPool } from './chunk-pool.js';
 import { ControlHandlers } from './control-handlers.js';
+import { Departure, type DepartureStatus } from './departure.js';
+import { diskWatch } from './disk-watch.js';
 import { MasterLink } from './master-link.js';
 import { MemoryManager } from './memory-manager.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { PushHandler } from './push-handler.js';
 import { Replicator } from './replicator.js';
-import { ShuffleRegistry } from './shuffle-registry.js';
+import { WorkerQuotas, type WorkerQuotaStatus } from './quotas.js';
+import { ShuffleRegistry, appIdOfKey } from './shuffle-registry.js';
 import { StreamManager } from './stream-manager.js';
 import { NOOP_WORKER_METRICS, type WorkerMetrics } from './worker-metrics.js';
 
@@ -23,12 +36,27 @@ export interface WorkerHandle {
   readonly options: ResolvedWorkerOptions;
   /** Bytes of pushed data held in memory right now, and the peak since start. */
   memory(): { held: number; peak: number; pauses: number; paused: boolean };
+  /** The whole status, as an operator sees it. */
   status(): WorkerStatus;
-  /** Graceful stop: new pushes get HARD_SPLIT, buffered data is flushed, files still open are committed and persisted. */
+  /** Reads the TLS files again; throws, changing nothing, if they are unusable. */
+  reloadTls(): void;
+  /**
+   * Takes the worker out of service (see departure.ts): no new slots or
+   * pushes, reads served until every shuffle here is gone, then it stops by
+   * itself (`stopped` resolves). Returns at once.
+   */
+  decommission(): DepartureStatus;
+  /** Resolves once the worker has stopped: after close(), or at the end of a decommission. */
+  readonly stopped: Promise<void>;
+  /**
+   * Graceful stop: new pushes get HARD_SPLIT, the commits of the shuffles held
+   * here are waited for (at most drainTimeoutMs), then what is still open is
+   * committed and persisted and the server closes.
+   */
   close(): Promise<void>;
 }
 
-export interface WorkerStatus {
+export interface WorkerStatus extends DepartureStatus {
   role: 'worker';
   address: string;
   registered: boolean;
@@ -38,25 +66,25 @@ export interface WorkerStatus {
   streams: { open: number; chunksInFlight: number };
   chunkCache: { bytes: number; hits: number; misses: number; buffersAllocated: number; buffersReused: number };
   shuffles: { key: string; files: number; committed: number }[];
+  quotas: WorkerQuotaStatus;
+  /** Connections open now and refused since start. */
+  connections: ConnectionStats;
+}
+
+/** Only the admin role sees every application's shuffles; an application sees its own. */
+export function workerStatusView(s: WorkerStatus, viewer: { peerRole: number; appId: string }): WorkerStatus {
+  if (viewer.peerRole === Role.Admin) return s;
+  const own = (appId: string) => appId === viewer.appId;
+  return {
+    ...s,
+    shuffles: s.shuffles.filter((sh) => own(appIdOfKey(sh.key))),
+    quotas: { ...s.quotas, usage: s.quotas.usage.filter((u) => own(u.appId)) },
+  };
 }
 
 export interface WorkerDeps {
   metrics?: WorkerMetrics;
 }
-
-/**
- * Keeps answering pushes (with HARD_SPLIT) until none arrived for a short
- * while, so writers already on their way are redirected by an answer rather
- * than a closed connection (at most DRAIN_MAX_MS).
- */
-async function drainPushes(push: PushHandler): Promise<void> {
-  const started = performance.now();
-  do await new Promise((r) => setTimeout(r, DRAIN_QUIET_MS / 2));
-  while (performance.now() - Math.max(push.lastPushAt, started) < DRAIN_QUIET_MS && performance.now() - started < DRAIN_MAX_MS);
-}
-
-const DRAIN_QUIET_MS = 50;
-const DRAIN_MAX_MS = 1000;
 
 /** Why a directory or store cannot be used, with the system's reason when there is one (LevelDB keeps it in `cause`). */
 function reason(err: unknown): string {
@@ -84,6 +112,9 @@ async function openMetaStore(o: ResolvedWorkerOptions): Promise<MetaStore> {
 
 export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {}): Promise<WorkerHandle> {
   const o = resolveWorkerOptions(options);
+  // Checked before anything is opened: a worker peers could not reach must not start at all.
+  const network = masterForNetwork(o.masters);
+  const advertise = advertisedHost(o, { role: 'worker', master: network === undefined ? undefined : addressKey(network) });
   const metrics = deps.metrics ?? NOOP_WORKER_METRICS;
   const dataDirs = await DataDirs.open(o.dataDirs, { reserveBytes: o.diskReserve });
   requireUsableDataDir(dataDirs);
@@ -102,7 +133,9 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
   const reader = new ChunkReader({ maxOpenFiles: 256 });
   const pool = new ChunkPool(CHUNK_POOL_IDLE_BYTES);
   const streams = new StreamManager(registry, sorter, cache, pool, reader, { chunkSize: o.chunkSize, maxChunksInFlight: o.maxChunksInFlight }, metrics);
-  const control = new ControlHandlers(registry, dataDirs, memory, meta, (path) => streams.forgetFile(path), o);
+  // Refusals name the worker: the closure runs only when requests are served, after `server` is listening.
+  const quotas = new WorkerQuotas(o.quotas, registry, () => addressKey(server.address));
+  const control = new ControlHandlers(registry, dataDirs, memory, meta, (path) => streams.forgetFile(path), o, quotas);
   // From here, a failure to start must close what is open (a caller in the same process goes on).
   const opened: (() => Promise<void> | void)[] = [() => meta.close(), () => sorter.close(), () => reader.close(), () => memory.stop()];
   const failStart = async (err: unknown): Promise<never> => {
@@ -110,8 +143,8 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
     throw err;
   };
   await control.reload().catch(failStart);
-  const replicator = new Replicator({ authToken: o.authToken, timeoutMs: o.replicaTimeoutMs, backoffMs: o.deadPeerBackoffMs });
-  const push = new PushHandler(registry, dataDirs, replicator, { hardSplitLimit: o.hardSplitLimit }, metrics);
+  const replicator = new Replicator({ key: o.security.secret, tls: o.security.tls, timeoutMs: o.replicaTimeoutMs, backoffMs: o.deadPeerBackoffMs, connection: o });
+  const push = new PushHandler(registry, dataDirs, replicator, { hardSplitLimit: o.hardSplitLimit }, metrics, quotas);
 
   const router = new RpcRouter((method, seconds) => metrics.rpc(method, seconds));
   control.register(router);
@@ -129,9 +162,13 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
   opened.push(() => ess.close(), () => replicator.close());
   ess.register(router);
   let link: MasterLink | undefined;
+  let departure: Departure | undefined;
+  /** `host:port` as advertised, fixed once listening (the status is served after the server closed too). */
+  let self = '';
   const status = (): WorkerStatus => ({
+    ...(departure?.status() ?? { state: 'serving' }),
     role: 'worker',
-    address: `${server.address.host}:${server.address.port}`,
+    address: self,
     registered: link?.isRegistered ?? false,
     shuttingDown: push.shuttingDown,
     memory: { held: memory.held, peak: memory.peak, limit: o.memoryLimit, pauses: memory.pauses, paused: memory.paused },
@@ -143,8 +180,18 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
       files: s.files.size,
       committed: [...s.files.values()].filter((f) => f.committed !== undefined).length,
     })),
+    quotas: quotas.status(),
+    connections: server.stats(),
   });
-  router.on(GetStatus, () => ({ json: Buffer.from(JSON.stringify(status())) }));
+  router
+    .on(GetStatus, (_req, conn) => ({ json: Buffer.from(JSON.stringify(workerStatusView(status(), conn))) }))
+    // Admin connections only (the access table).
+    .on(DecommissionWorker, (_req, conn) => {
+      if (departure === undefined) throw new BraidError(ErrorCodes.SERVER_BUSY, 'the worker is still starting; ask again');
+      log.info({ by: conn.remote }, 'decommission asked for over the admin RPC');
+      departure.decommission();
+      return { json: Buffer.from(JSON.stringify(workerStatusView(status(), conn))) };
+    });
 
   const onRequest = (msg: InboundRequest, conn: Connection): void => {
     switch (msg.type) {
@@ -161,24 +208,40 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
   };
   const server = await TransportServer.listen({
     host: o.host,
+    advertiseHost: advertise,
     port: o.port,
     role: Role.Worker,
+    roles: [Role.Client, Role.LifecycleManager, Role.Replica, Role.Admin],
     onRequest,
     onConnection: (conn) => memory.track(conn),
-    authenticate: clusterAuthenticator(o.authToken),
+    auth: o.security.auth,
+    tls: o.security.tls,
+    limits: o.security.limits,
+    connection: serverLiveness(o),
   }).catch((err: unknown) =>
     // EADDRINUSE, EADDRNOTAVAIL, EACCES: the host/port options do not fit this machine.
     failStart(new BraidError(ErrorCodes.CONFIG, `worker options "host"/"port": cannot listen on ${o.host}:${o.port}: ${reason(err)}`, { retriable: false, cause: err })),
   );
+  self = addressKey(server.address);
+  const log = componentLogger('worker', { worker: self });
+  const checkDisks = diskWatch(dataDirs, log);
+  checkDisks();
+  memory.setLogger(log);
+  control.log = log;
+  log.info({ listen: `${o.host}:${server.address.port}`, advertised: self, dataDirs: o.dataDirs, masters: o.masters.map(addressKey) }, 'worker listening');
 
   if (o.masters.length > 0) {
     link = new MasterLink({
       masters: o.masters,
       self: server.address,
       intervalMs: o.heartbeatIntervalMs,
-      authToken: o.authToken,
+      key: o.security.secret,
+      tls: o.security.tls,
+      connection: o,
+      log,
       disks: async () => {
         await dataDirs.refresh();
+        checkDisks();
         return dataDirs.status();
       },
       activeShuffles: () => {
@@ -203,35 +266,44 @@ export async function startWorker(options: WorkerOptions, deps: WorkerDeps = {})
     await link.start();
   }
 
-  let closing: Promise<void> | undefined;
+  /** Everything after the last request: the server closes first, then what is still open is committed and persisted. */
+  const release = async (): Promise<void> => {
+    await link?.stop();
+    await server.close();
+    await control.commitOpen();
+    await replicator.close();
+    await sorter.close();
+    await reader.close();
+    await meta.close();
+    memory.stop();
+    await ess.close();
+  };
+  departure = new Departure({
+    registry,
+    refuseWork: () => {
+      push.shuttingDown = true;
+      control.refuseReservations = true;
+      // Buffered data goes to disk now rather than at commit: less to do when the commits come.
+      for (const w of registry.writers()) void w.flush().catch(() => undefined);
+    },
+    announce: async () => {
+      await link?.beatAfterCurrent();
+    },
+    callsInFlight: () => router.inFlight,
+    release,
+    drainTimeoutMs: o.drainTimeoutMs,
+    decommissionTimeoutMs: o.decommissionTimeoutMs,
+    log,
+  });
+  const leaving = departure;
   return {
     address: server.address,
     options: o,
     memory: () => ({ held: memory.held, peak: memory.peak, pauses: memory.pauses, paused: memory.paused }),
     status,
-    close() {
-      closing ??= (async () => {
-        push.shuttingDown = true;
-        // Tell the master first so no new slots land here, then drain what is buffered.
-        await link?.beatAfterCurrent();
-        await drainPushes(push);
-        const flushes: Promise<void>[] = [];
-        for (const w of registry.writers()) flushes.push(w.flush().catch(() => undefined));
-        for (const s of registry.all()) for (const f of s.files.values()) if (f.committing) flushes.push(f.committing.then(() => undefined, () => undefined));
-        await Promise.all(flushes);
-        await link?.stop();
-        await server.close();
-        // No push can arrive any more: commit what is still open, so its files are closed and a restart serves them.
-        await control.commitOpen();
-        await replicator.close();
-        await sorter.close();
-        await reader.close();
-        await meta.close();
-        memory.stop();
-        await ess.close();
-      })();
-      return closing;
-    },
+    reloadTls: () => o.security.tls?.reload(),
+    decommission: () => leaving.decommission(),
+    stopped: leaving.stopped,
+    close: () => leaving.stop(),
   };
 }
-
