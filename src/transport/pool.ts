@@ -19,6 +19,15 @@ export interface GetOptions {
 }
 
 /**
+ * How often a suspect peer is probed (one connection attempt at a time). A
+ * peer is often found dead because this host, not the peer, was cut off: once
+ * the network heals, the first probe that connects clears the suspicion, so
+ * the peer is used again within about this long instead of after the whole
+ * backoff (which, on a host back from a cut, made every replica look dead).
+ */
+const SUSPECT_PROBE_MS = 1000;
+
+/**
  * One connection per remote address, opened on first use (single-flight) and
  * opened again after it closes.
  */
@@ -26,6 +35,8 @@ export class ConnectionPool {
   private readonly conns = new Map<string, Promise<Connection>>();
   /** Peers found dead, by address key: until when they count as suspect. */
   private readonly suspects = new Map<string, { address: Address; until: number }>();
+  /** The pending probe of each suspect peer. */
+  private readonly probes = new Map<string, NodeJS.Timeout>();
   private closed = false;
 
   constructor(private readonly options: PoolOptions) {}
@@ -41,19 +52,8 @@ export class ConnectionPool {
     if (suspectUntil !== undefined && getOptions.evenIfSuspect !== true) {
       return Promise.reject(new BraidError(ErrorCodes.PEER_DEAD, `${key} was found dead; not tried again for ${suspectUntil - Date.now()} ms`));
     }
-    const opening = connect(address, this.options).then(
-      (conn) => {
-        this.suspects.delete(key);
-        conn.once('close', (err) => {
-          if (this.conns.get(key) === opening) this.conns.delete(key);
-          if (err?.code === ErrorCodes.PEER_DEAD) this.markDead(address);
-        });
-        if (this.closed) {
-          conn.close();
-          throw poolClosed();
-        }
-        return conn;
-      },
+    const opening: Promise<Connection> = connect(address, this.options).then(
+      (conn) => this.adopt(key, address, conn, opening),
       (err: unknown) => {
         // Only our own entry: after evict() a newer connection may stand here.
         if (this.conns.get(key) === opening) this.conns.delete(key);
@@ -63,6 +63,50 @@ export class ConnectionPool {
     );
     this.conns.set(key, opening);
     return opening;
+  }
+
+  /** A new connection to `address` stands for `entry` in the pool: the peer is alive. */
+  private adopt(key: string, address: Address, conn: Connection, entry: Promise<Connection>): Connection {
+    this.suspects.delete(key);
+    conn.once('close', (err) => {
+      if (this.conns.get(key) === entry) this.conns.delete(key);
+      if (err?.code === ErrorCodes.PEER_DEAD) this.markDead(address);
+    });
+    if (this.closed) {
+      conn.close();
+      throw poolClosed();
+    }
+    return conn;
+  }
+
+  /**
+   * Probes a suspect peer in the background until it connects (and joins the
+   * pool) or its suspicion ends. A failed probe does not extend the suspicion:
+   * only callers' own failures do, so probing a gone peer stops with its backoff.
+   */
+  private scheduleProbe(key: string, address: Address): void {
+    if (this.closed || this.probes.has(key)) return;
+    const timer = setTimeout(() => {
+      this.probes.delete(key);
+      if (this.closed || this.conns.has(key) || this.suspectUntil(key) === undefined) return;
+      const probe: Promise<Connection> = connect(address, this.options).then(
+        (conn) => {
+          if (this.closed || this.conns.has(key)) {
+            conn.close();
+            return conn;
+          }
+          this.conns.set(key, probe);
+          return this.adopt(key, address, conn, probe);
+        },
+        (err: unknown) => {
+          this.scheduleProbe(key, address);
+          throw err;
+        },
+      );
+      probe.catch(() => undefined);
+    }, SUSPECT_PROBE_MS);
+    timer.unref();
+    this.probes.set(key, timer);
   }
 
   /** Whether `address` was found dead within the backoff period. */
@@ -80,7 +124,10 @@ export class ConnectionPool {
   /** Records that `address` did not answer (a caller's own evidence, e.g. a request that timed out). */
   markDead(address: Address): void {
     const backoff = this.options.deadPeerBackoffMs ?? 0;
-    if (backoff > 0) this.suspects.set(addressKey(address), { address: { host: address.host, port: address.port }, until: Date.now() + backoff });
+    if (backoff <= 0) return;
+    const key = addressKey(address);
+    this.suspects.set(key, { address: { host: address.host, port: address.port }, until: Date.now() + backoff });
+    this.scheduleProbe(key, address);
   }
 
   private suspectUntil(key: string): number | undefined {
@@ -101,6 +148,8 @@ export class ConnectionPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const timer of this.probes.values()) clearTimeout(timer);
+    this.probes.clear();
     const all = [...this.conns.values()];
     this.conns.clear();
     await Promise.all(all.map((p) => p.then((c) => c.close(), () => undefined)));

@@ -148,6 +148,43 @@ describe('ConnectionPool', () => {
     expect(failure(await settle(pool.get(address))).code).toBe(ErrorCodes.PEER_DEAD);
   });
 
+  test('a suspect peer that comes back (a healed network cut) is probed, connected and trusted again long before the backoff ends', async () => {
+    const address = await closedPort();
+    const pool = new ConnectionPool({ role: Role.LifecycleManager, appId: 'app', deadPeerBackoffMs: 30_000, connectTimeoutMs: 2000 });
+    h.defer(() => pool.close());
+    expect(failure(await settle(pool.get(address))).code).toBe(ErrorCodes.CONNECT);
+    expect(pool.isSuspect(address)).toBe(true);
+    // The peer is back on the same address: the pool's probe finds it without any caller asking.
+    const accepted: Connection[] = [];
+    const router = new RpcRouter().on(GetStatus, () => ({ json: Buffer.from('back') }));
+    await h.server({
+      port: address.port,
+      role: Role.Worker,
+      onConnection: (c) => accepted.push(c),
+      onRequest(m, c) {
+        if (m.type === MessageType.RpcRequest) router.dispatch(m, c);
+      },
+    });
+    const since = Date.now();
+    await waitFor(() => !pool.isSuspect(address), 'the probe to clear the suspicion', 5000);
+    expect(Date.now() - since).toBeLessThan(5000);
+    expect(accepted).toHaveLength(1);
+    // The probe's connection is the pool's: callers use it, no second connection.
+    const conn = await pool.get(address);
+    expect((await conn.call(GetStatus, {})).json.toString()).toBe('back');
+    expect(accepted).toHaveLength(1);
+  });
+
+  test('a suspect peer that stays gone is probed only until its backoff ends', async () => {
+    const address = await closedPort();
+    const pool = new ConnectionPool({ role: Role.Client, appId: 'app', deadPeerBackoffMs: 1500, connectTimeoutMs: 2000 });
+    h.defer(() => pool.close());
+    expect(failure(await settle(pool.get(address))).code).toBe(ErrorCodes.CONNECT);
+    // Refused probes neither extend the suspicion nor go on after it: the backoff ends on time.
+    await sleep(1700);
+    expect(pool.isSuspect(address)).toBe(false);
+  });
+
   test('close() closes every connection, and get() afterwards fails without connecting', async () => {
     const one = await countingServer('w1');
     const two = await countingServer('w2');
