@@ -40,7 +40,7 @@ export function isWildcard(host: string): boolean {
 export function isLoopback(host: string): boolean {
   const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
   if (h === 'localhost' || h.endsWith('.localhost') || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
-  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  const v4 = h.startsWith('::ffff:') ? h.substring(7) : h;
   return isIP(v4) === 4 && v4.startsWith('127.');
 }
 
@@ -94,7 +94,7 @@ export function advertisedHost(o: AdvertiseOptions, ctx: AdvertiseContext): stri
 /** `host` of a 'host:port' string. */
 function hostOf(address: string): string {
   const i = address.lastIndexOf(':');
-  return i < 0 ? address : address.slice(0, i);
+  return i < 0 ? address : address.substring(0, i);
 }
 
 /**
